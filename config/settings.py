@@ -1,0 +1,215 @@
+"""WeTrials Auth settings: one module, read from the environment (see README, "Configuration")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", required=not DEBUG) or "insecure-development-key-only-for-DJANGO_DEBUG=1"
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    # oauth2_provider must come before oauth_apps, which swaps its Application model.
+    "oauth2_provider",
+    "accounts",
+    "oauth_apps",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "oauth_apps.middleware.RequireHttpsMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: embedded SQLite unless DATABASE_URL names another (PostgreSQL via psycopg 3).
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+except (ValueError, KeyError) as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from exc
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # Persistent connections with a liveness check: a new connection per request costs more
+    # than the whole token exchange.
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 300)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    # Client secrets only: they are random 48-byte strings, so a fast salted hash is enough.
+    "oauth_apps.hashers.ClientSecretHasher",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves the app and admin static files straight from their folders: no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Request bodies at the OAuth endpoints are a handful of short parameters.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+
+# --- Transport security -------------------------------------------------------------
+OAUTH_REQUIRE_HTTPS = env_bool("OAUTH_REQUIRE_HTTPS", True)
+if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = OAUTH_REQUIRE_HTTPS
+CSRF_COOKIE_SECURE = OAUTH_REQUIRE_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = 31536000 if OAUTH_REQUIRE_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = OAUTH_REQUIRE_HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS = [
+    # Plain-HTTP requests are refused (RequireHttpsMiddleware) rather than redirected: a
+    # redirect would come after the credentials had already crossed the wire.
+    "security.W008",
+    # HSTS preloading commits the whole domain to HTTPS for good: the operator's decision.
+    "security.W021",
+]
+
+# --- OAuth ------------------------------------------------------------------------------
+OAUTH_ISSUER = env_str("OAUTH_ISSUER", "http://127.0.0.1:8000" if DEBUG else None, required=not DEBUG)
+_issuer = urlsplit(OAUTH_ISSUER)
+if _issuer.scheme not in ("http", "https") or not _issuer.netloc or _issuer.query or _issuer.fragment:
+    raise ImproperlyConfigured(f"OAUTH_ISSUER={OAUTH_ISSUER!r} must be an http(s) URL without query or fragment.")
+if OAUTH_ISSUER.endswith("/"):
+    raise ImproperlyConfigured(f"OAUTH_ISSUER={OAUTH_ISSUER!r} must not end with a slash.")
+OAUTH_AUDIENCE = env_str("OAUTH_AUDIENCE", "wetrials-api")
+OAUTH_ACCESS_TOKEN_LIFETIME = env_int("OAUTH_ACCESS_TOKEN_LIFETIME", 3600, minimum=60)
+OAUTH_REFRESH_TOKEN_LIFETIME = env_int("OAUTH_REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600, minimum=60)
+# How long a server instance may keep signing with a key after another one rotated it.
+OAUTH_SIGNING_KEY_REFRESH_SECONDS = 10
+
+OAUTH_RATE_AUTHORIZE = env_str("OAUTH_RATE_AUTHORIZE", "20/m")
+OAUTH_RATE_TOKEN = env_str("OAUTH_RATE_TOKEN", "60/m")
+OAUTH_RATE_USERINFO = env_str("OAUTH_RATE_USERINFO", "120/m")
+
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth_apps.Application"
+OAUTH2_PROVIDER = {
+    "OAUTH2_SERVER_CLASS": "oauth_apps.server.Server",
+    "OAUTH2_VALIDATOR_CLASS": "oauth_apps.validators.OAuth2Validator",
+    "OAUTH2_BACKEND_CLASS": "oauth_apps.backends.OAuthLibCore",
+    "SCOPES_BACKEND_CLASS": "oauth_apps.scopes.DatabaseScopes",
+    "ACCESS_TOKEN_GENERATOR": "oauth_apps.tokens.generate_access_token",
+    "REFRESH_TOKEN_GENERATOR": "oauth_apps.tokens.generate_refresh_token",
+    "CLIENT_ID_GENERATOR_CLASS": "oauth_apps.generators.ClientIdGenerator",
+    "CLIENT_SECRET_HASHER": "client_sha256",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_LIFETIME,
+    "ID_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_LIFETIME,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": OAUTH_REFRESH_TOKEN_LIFETIME,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "PKCE_REQUIRED": True,
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": OAUTH_ISSUER,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "REQUEST_APPROVAL_PROMPT": "force",
+    # Only DOT's fallback: each client's own registered schemes decide where it may redirect.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # Tokens are stored as SHA-256 checksums only: a database leak reveals no usable token.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # DOT logs token-request details at DEBUG; keep them out of production logs.
+        "oauth2_provider": {"level": "WARNING"},
+        "oauthlib": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from oauth_apps import views as oauth_views
+
+urlpatterns = [
+    path("v1/oauth/", include("oauth_apps.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", oauth_views.healthz, name="healthz"),
+    path("readyz", oauth_views.readyz, name="readyz"),
+]

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+from oauth2_provider.oauth2_backends import OAuthLibCore as DotOAuthLibCore
+
+# Not an HTTP_* key, so no client header can forge it.
+SIGNED_IN_USER_HEADER = "X_WETRIALS_SIGNED_IN_USER"
+
+
+class OAuthLibCore(DotOAuthLibCore):
+    """Tells the validator who is signed in, for OIDC's prompt=none checks."""
+
+    def extract_headers(self, request: HttpRequest) -> dict[str, str]:
+        headers = super().extract_headers(request)
+        headers.pop(SIGNED_IN_USER_HEADER, None)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            headers[SIGNED_IN_USER_HEADER] = str(user.pk)
+        return headers

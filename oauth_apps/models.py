@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from oauth2_provider.models import AbstractApplication, ApplicationManager
+
+from oauth_apps.uris import origin_validate, redirect_uri_matches, redirect_uri_validate
+
+# RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'.
+scope_name_validator = RegexValidator(
+    r"^[\x21\x23-\x5B\x5D-\x7E]+$", "A scope name is printable ASCII without spaces, quotes or backslashes."
+)
+
+
+class Scope(models.Model):
+    name = models.CharField(max_length=64, unique=True, validators=[scope_name_validator])
+    description = models.CharField(max_length=255, help_text="Shown to users on the consent page.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Application(AbstractApplication):
+    """A registered client. The one DOT model this project swaps (STYLE.md, habit 3)."""
+
+    pkce_required = models.BooleanField(
+        "PKCE required",
+        default=True,
+        help_text="Confidential clients only: public clients must always use PKCE.",
+    )
+    allowed_scopes = models.ManyToManyField(
+        Scope, blank=True, related_name="applications", help_text="The most this client may ask for."
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApplicationManager()
+
+    class Meta(AbstractApplication.Meta):
+        verbose_name = "application"
+
+    def natural_key(self) -> tuple[str]:
+        return (self.client_id,)
+
+    @property
+    def requires_pkce(self) -> bool:
+        return self.client_type == self.CLIENT_PUBLIC or self.pkce_required
+
+    @property
+    def is_service_account(self) -> bool:
+        return self.authorization_grant_type == self.GRANT_CLIENT_CREDENTIALS
+
+    def clean(self) -> None:
+        errors: dict[str, list[ValidationError]] = {}
+        for uri in self.redirect_uris.split():
+            try:
+                redirect_uri_validate(uri)
+            except ValidationError as exc:
+                errors.setdefault("redirect_uris", []).append(exc)
+        for origin in self.allowed_origins.split():
+            try:
+                origin_validate(origin)
+            except ValidationError as exc:
+                errors.setdefault("allowed_origins", []).append(exc)
+        if self.authorization_grant_type == self.GRANT_AUTHORIZATION_CODE and not self.redirect_uris.split():
+            errors.setdefault("redirect_uris", []).append(
+                ValidationError("An authorization-code client needs at least one redirect URI.")
+            )
+        if self.is_service_account:
+            if self.client_type != self.CLIENT_CONFIDENTIAL:
+                errors.setdefault("client_type", []).append(
+                    ValidationError("The client-credentials grant needs a confidential client.")
+                )
+            if self.redirect_uris.split():
+                errors.setdefault("redirect_uris", []).append(
+                    ValidationError("A client-credentials client (service account) takes no redirect URIs.")
+                )
+        elif self.authorization_grant_type != self.GRANT_AUTHORIZATION_CODE:
+            errors.setdefault("authorization_grant_type", []).append(
+                ValidationError("Only the authorization-code and client-credentials grants are offered.")
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        return any(redirect_uri_matches(registered, uri) for registered in self.redirect_uris.split())
+
+    def get_allowed_schemes(self) -> list[str]:
+        # Where the authorize endpoint may send the browser: the schemes actually registered.
+        return sorted({uri.split(":", 1)[0].lower() for uri in self.redirect_uris.split()})
+
+    def origin_allowed(self, origin: str) -> bool:
+        return origin in self.allowed_origins.split()
+
+
+class SigningKey(models.Model):
+    """An RS256 key pair. The private half is stored encrypted (see oauth_apps.keys)."""
+
+    kid = models.CharField(max_length=64, unique=True)
+    private_key_encrypted = models.TextField()
+    public_jwk = models.JSONField()
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_signing_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.kid

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from oauth_apps import views
+
+# DOT's namespace, so its views and helpers that reverse "oauth2_provider:..." keep working.
+app_name = "oauth2_provider"
+
+urlpatterns = [
+    path("authorize", views.AuthorizationView.as_view(), name="authorize"),
+    path("token", views.TokenView.as_view(), name="token"),
+    path("jwks", views.jwks, name="jwks-info"),
+]

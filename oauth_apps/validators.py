@@ -1,0 +1,270 @@
+"""The oauthlib request validator: DOT's, with the rules WeTrials promises.
+
+Every token request runs inside one transaction (see views.TokenView), so the row locks
+taken here hold until the response is decided: a code or refresh token can be redeemed
+once, however many requests race for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote_plus
+
+import jwt
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, identify_hasher
+from django.db.models import F
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_refresh_token_model,
+    set_token_value,
+)
+from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
+from oauthlib.common import Request
+from oauthlib.oauth2.rfc6749 import errors
+
+from accounts.claims import user_claims
+from oauth_apps.backends import SIGNED_IN_USER_HEADER
+from oauth_apps.keys import key_ring
+from oauth_apps.models import Application
+from oauth_apps.services import authorization_code_family, token_family_revoke
+
+AccessToken = get_access_token_model()
+Grant = get_grant_model()
+RefreshToken = get_refresh_token_model()
+
+
+class OAuth2Validator(DotOAuth2Validator):
+    # --- clients ---------------------------------------------------------------------
+
+    def _load_application(self, client_id: str, request: Request) -> Application | None:
+        if not client_id or "\x00" in client_id:
+            return None
+        return super()._load_application(client_id, request)
+
+    def authenticate_client(self, request: Request, *args: Any, **kwargs: Any) -> bool:
+        """RFC 6749 §2.3.1: HTTP Basic (preferred) or client_id/client_secret in the body."""
+        credentials = self._client_credentials(request)
+        if credentials is None:
+            return False
+        client_id, secret = credentials
+        client = self._load_application(client_id, request)
+        return client is not None and self._client_secret_matches(client, secret)
+
+    def _client_credentials(self, request: Request) -> tuple[str, str] | None:
+        basic = self._extract_basic_auth(request)
+        if basic is None:
+            if request.client_id and request.client_secret:
+                return request.client_id, request.client_secret
+            return None
+        try:
+            decoded = base64.b64decode(basic, validate=True).decode()
+            client_id, secret = (unquote_plus(part) for part in decoded.split(":", 1))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if request.client_id and request.client_id != client_id:
+            return None
+        return client_id, secret
+
+    def _client_secret_matches(self, client: Application, secret: str) -> bool:
+        stored = client.client_secret
+        if not stored or not secret:
+            return False
+        try:
+            identify_hasher(stored)
+        except ValueError:
+            # Stored in plain text (hash_client_secret=False).
+            return constant_time_compare(secret, stored)
+
+        def upgrade(raw_secret: str) -> None:
+            # check_password calls this when the hash came from an older hasher.
+            client.client_secret = raw_secret
+            client.save(update_fields=["client_secret"])
+
+        return check_password(
+            secret, stored, setter=upgrade, preferred=settings.OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"]
+        )
+
+    def is_pkce_required(self, client_id: str, request: Request) -> bool:
+        client = request.client or self._load_application(client_id, request)
+        return client is None or client.requires_pkce
+
+    def validate_response_type(
+        self, client_id: str, response_type: str, client: Application, request: Request, *args: Any, **kwargs: Any
+    ) -> bool:
+        if response_type != "code":
+            raise errors.UnsupportedResponseTypeError(request=request)
+        return client.allows_grant_type(Application.GRANT_AUTHORIZATION_CODE)
+
+    def validate_scopes(
+        self, client_id: str, scopes: list[str], client: Application, request: Request, *args: Any, **kwargs: Any
+    ) -> bool:
+        # An empty request is refused too: there is no default scope.
+        return bool(scopes) and super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+
+    # --- authorization codes -------------------------------------------------------
+
+    def _locked_grant(self, code: str, request: Request) -> Any:
+        """The grant row for `code`, locked for this transaction, loaded once per request."""
+        if getattr(request, "grant_row_code", None) != code:
+            request.grant_row = (
+                Grant.objects.select_for_update(of=("self",)).select_related("user").filter(code=code).first()
+            )
+            request.grant_row_code = code
+        return request.grant_row
+
+    def get_authorization_code_scopes(
+        self, client_id: str, code: str, redirect_uri: str, request: Request
+    ) -> list[str]:
+        grant = self._locked_grant(code, request)
+        return grant.scope.split() if grant else []
+
+    def validate_code(
+        self, client_id: str, code: str, client: Application, request: Request, *args: Any, **kwargs: Any
+    ) -> bool:
+        grant = self._locked_grant(code, request)
+        if grant is None:
+            # Unknown, or already redeemed: RFC 6749 §4.1.2 asks to revoke what it issued.
+            token_family_revoke(family=authorization_code_family(code))
+            return False
+        if grant.application_id != client.pk or grant.is_expired():
+            return False
+        request.scopes = grant.scope.split()
+        request.user = grant.user
+        request.nonce = grant.nonce or None
+        request.token_family = authorization_code_family(code)
+        return True
+
+    def confirm_redirect_uri(
+        self,
+        client_id: str,
+        code: str,
+        redirect_uri: str,
+        client: Application,
+        request: Request,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        grant = self._locked_grant(code, request)
+        return grant is not None and grant.redirect_uri == redirect_uri
+
+    def get_code_challenge(self, code: str, request: Request) -> str | None:
+        return self._locked_grant(code, request).code_challenge or None
+
+    def get_code_challenge_method(self, code: str, request: Request) -> str | None:
+        return self._locked_grant(code, request).code_challenge_method or None
+
+    def get_authorization_code_nonce(
+        self, client_id: str, code: str, redirect_uri: str, request: Request
+    ) -> str | None:
+        grant = self._locked_grant(code, request)
+        return (grant.nonce or None) if grant else None
+
+    def invalidate_authorization_code(
+        self, client_id: str, code: str, request: Request, *args: Any, **kwargs: Any
+    ) -> None:
+        Grant.objects.filter(pk=request.grant_row.pk).delete()
+
+    def _create_authorization_code(self, request: Request, code: dict[str, str], expires: Any = None) -> Any:
+        request.resource = []
+        return super()._create_authorization_code(request, code, expires)
+
+    # --- refresh tokens --------------------------------------------------------------
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Application, request: Request, *args: Any, **kwargs: Any
+    ) -> bool:
+        checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
+        token = (
+            RefreshToken.objects.select_for_update(of=("self",))
+            .select_related("access_token", "user")
+            .filter(token_checksum=checksum)
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        if token is None or token.application_id != client.pk:
+            return False
+        if token.revoked is not None:
+            # A rotated (or revoked) token presented again: someone holds a copy.
+            token_family_revoke(family=token.token_family)
+            return False
+        lifetime = timedelta(seconds=settings.OAUTH_REFRESH_TOKEN_LIFETIME)
+        if token.access_token is None or token.created + lifetime <= timezone.now():
+            return False
+        request.user = token.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = token
+        return True
+
+    def get_original_scopes(self, refresh_token: str, request: Request, *args: Any, **kwargs: Any) -> list[str]:
+        return request.refresh_token_instance.access_token.scope.split()
+
+    # --- issuing ---------------------------------------------------------------------
+
+    def _save_bearer_token(self, token: dict[str, Any], request: Request, *args: Any, **kwargs: Any) -> None:
+        if "scope" not in token:
+            raise errors.FatalClientError("Failed to issue a token: missing scope")
+        is_service_account = request.grant_type == "client_credentials"
+        user = None if is_service_account else request.user
+        previous = getattr(request, "refresh_token_instance", None)
+        access_token = AccessToken(
+            user=user,
+            scope=token["scope"],
+            expires=request.access_token_expires,
+            application=request.client,
+            source_refresh_token=previous,
+        )
+        set_token_value(access_token, token["access_token"])
+        access_token.save()
+        if "refresh_token" not in token:
+            return
+        if previous is not None:
+            now = timezone.now()
+            RefreshToken.objects.filter(pk=previous.pk).update(revoked=now, updated=now)
+        refresh_token = RefreshToken(
+            user=user,
+            application=request.client,
+            access_token=access_token,
+            token_family=previous.token_family if previous else request.token_family,
+        )
+        set_token_value(refresh_token, token["refresh_token"])
+        refresh_token.save()
+
+    # --- OpenID Connect ----------------------------------------------------------------
+
+    def finalize_id_token(
+        self, id_token: dict[str, Any], token: dict[str, Any], token_handler: Any, request: Request
+    ) -> str:
+        """OIDC Core §2: the ID token, signed with the same keys as access tokens."""
+        now = int(time.time())
+        user = request.user
+        auth_time = user.last_login or timezone.now()
+        id_token.update(user_claims(user=user, scopes=request.scopes))
+        id_token.update(
+            iss=settings.OAUTH_ISSUER,
+            aud=request.client.client_id,
+            iat=now,
+            exp=now + settings.OAUTH_ACCESS_TOKEN_LIFETIME,
+            auth_time=int(auth_time.timestamp()),
+        )
+        if request.nonce:
+            id_token["nonce"] = request.nonce
+        key = key_ring.active()
+        return jwt.encode(id_token, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})
+
+    def validate_silent_login(self, request: Request) -> bool:
+        return bool(request.headers.get(SIGNED_IN_USER_HEADER))
+
+    def validate_silent_authorization(self, request: Request) -> bool:
+        # Consent is not remembered yet, so a silent request can never be approved.
+        return False
+
+    def validate_user_match(self, id_token_hint: str | None, scopes: list[str], claims: Any, request: Request) -> bool:
+        return True

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from oauth_apps.keys import key_ring
+from oauth_apps.services import application_register
+from tests.oauth import HttpsClient, OAuthTestClient
+
+REDIRECT_URI = "https://app.example.com/callback"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(settings):
+    # A fast hasher for user passwords; the client-secret hasher stays the real one.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "oauth_apps.hashers.ClientSecretHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+    cache.clear()
+    key_ring.invalidate()
+    yield
+    key_ring.invalidate()
+
+
+@pytest.fixture
+def client() -> HttpsClient:
+    return HttpsClient()
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username: str = "alice", **fields):
+        fields.setdefault("first_name", "Alice")
+        fields.setdefault("last_name", "Liddell")
+        fields.setdefault("email", f"{username}@example.org")
+        return django_user_model.objects.create_user(username=username, password=PASSWORD, **fields)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def make_application(db):
+    def make(
+        name: str = "Study Tracker",
+        client_type: str = "public",
+        redirect_uris: tuple[str, ...] = (REDIRECT_URI,),
+        scopes: tuple[str, ...] = ("read:profile", "openid", "profile", "email"),
+        **options,
+    ):
+        return application_register(
+            name=name, client_type=client_type, redirect_uris=redirect_uris, scopes=scopes, **options
+        )
+
+    return make
+
+
+@pytest.fixture
+def public_app(make_application):
+    application, _ = make_application()
+    return application
+
+
+@pytest.fixture
+def confidential_app(make_application):
+    """A confidential client and its plain-text secret."""
+    return make_application(name="Research Portal", client_type="confidential")
+
+
+@pytest.fixture
+def oauth(client, user) -> OAuthTestClient:
+    return OAuthTestClient(client, user)

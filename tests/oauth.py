@@ -1,0 +1,128 @@
+"""Drive the authorization server over HTTP, as a client app and its user would."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from django.http import HttpResponse
+from django.test import Client
+
+AUTHORIZE_URL = "/v1/oauth/authorize"
+TOKEN_URL = "/v1/oauth/token"
+DEFAULT_REDIRECT_URI = "https://app.example.com/callback"
+FORM = "application/x-www-form-urlencoded"
+
+
+class HttpsClient(Client):
+    """Django's test client, speaking HTTPS as every real client must."""
+
+    def generic(self, *args: Any, secure: bool = False, **kwargs: Any) -> HttpResponse:
+        return super().generic(*args, secure=True, **kwargs)
+
+
+def s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def basic_auth(client_id: str, secret: str) -> dict[str, str]:
+    credentials = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
+
+
+def redirect_params(response: HttpResponse) -> dict[str, str]:
+    assert response.status_code == 302, response.content
+    query = parse_qs(urlsplit(response["Location"]).query)
+    return {name: values[0] for name, values in query.items()}
+
+
+@dataclass
+class AuthorizationRequest:
+    client_id: str
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+    scope: str = "read:profile"
+    state: str = field(default_factory=lambda: secrets.token_urlsafe(8))
+    verifier: str | None = field(default_factory=lambda: secrets.token_urlsafe(48))
+    method: str | None = "S256"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def params(self) -> dict[str, str]:
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scope": self.scope,
+            "state": self.state,
+        }
+        if self.verifier is not None:
+            params["code_challenge"] = s256(self.verifier) if self.method == "S256" else self.verifier
+            if self.method is not None:
+                params["code_challenge_method"] = self.method
+        params.update(self.extra)
+        return params
+
+
+class OAuthTestClient:
+    def __init__(self, client: Client, user: Any) -> None:
+        self.client = client
+        self.user = user
+
+    def sign_in(self) -> None:
+        self.client.force_login(self.user)
+
+    def consent_page(self, request: AuthorizationRequest) -> HttpResponse:
+        return self.client.get(AUTHORIZE_URL, request.params())
+
+    def decide(self, request: AuthorizationRequest, *, allow: bool) -> HttpResponse:
+        page = self.consent_page(request)
+        assert page.status_code == 200, page.content
+        form = page.context["form"]
+        data = {name: value for name, value in form.initial.items() if value is not None}
+        if allow:
+            data["allow"] = "Allow"
+        return self.client.post(AUTHORIZE_URL, data)
+
+    def authorize(self, request: AuthorizationRequest) -> str:
+        """Sign in, consent, and return the authorization code."""
+        self.sign_in()
+        params = redirect_params(self.decide(request, allow=True))
+        assert params["state"] == request.state
+        return params["code"]
+
+    def token(self, data: dict[str, str] | str, headers: dict[str, str] | None = None) -> HttpResponse:
+        body = data if isinstance(data, str) else urlencode(data)
+        return self.client.post(TOKEN_URL, body, content_type=FORM, headers=headers or {})
+
+    def exchange(
+        self, request: AuthorizationRequest, code: str, *, secret: str | None = None, basic: bool = True
+    ) -> HttpResponse:
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": request.redirect_uri}
+        if request.verifier is not None:
+            data["code_verifier"] = request.verifier
+        return self._client_authenticated(data, request.client_id, secret, basic)
+
+    def refresh(
+        self, client_id: str, refresh_token: str, *, secret: str | None = None, basic: bool = True
+    ) -> HttpResponse:
+        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return self._client_authenticated(data, client_id, secret, basic)
+
+    def _client_authenticated(
+        self, data: dict[str, str], client_id: str, secret: str | None, basic: bool
+    ) -> HttpResponse:
+        if secret is None:
+            return self.token({**data, "client_id": client_id})
+        if basic:
+            return self.token(data, basic_auth(client_id, secret))
+        return self.token({**data, "client_id": client_id, "client_secret": secret})
+
+    def tokens_for(self, application: Any, *, secret: str | None = None, **request_fields: Any) -> dict[str, Any]:
+        """The full flow: a fresh token response for `application`."""
+        request = AuthorizationRequest(client_id=application.client_id, **request_fields)
+        response = self.exchange(request, self.authorize(request), secret=secret)
+        assert response.status_code == 200, response.content
+        return response.json()
