@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, JsonResponse
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -23,6 +23,8 @@ def form_body_problem(request: HttpRequest) -> str | None:
         return "The request body is too large."
     except TooManyFieldsSent:
         return "The request has too many parameters."
+    except BadRequest:
+        return "The request body must be UTF-8 encoded."
     for name, values in params:
         if len(values) > 1:
             # RFC 6749 §3.1/§3.2: parameters must not be included more than once.

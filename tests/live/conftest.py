@@ -1,0 +1,165 @@
+"""A production-like server for the live tests: gunicorn over TLS, DJANGO_DEBUG=0."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dj_database_url
+import psycopg
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+BIN_DIR = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def live_database_url(directory: Path) -> str:
+    """A fresh database: SQLite beside the certificate, or a new PostgreSQL database."""
+    test_url = os.environ.get("DATABASE_URL")
+    if not test_url or test_url.startswith("sqlite"):
+        return f"sqlite:///{directory / 'live.sqlite3'}"
+    config = dj_database_url.parse(test_url)
+    name = f"{config['NAME']}_live"
+    admin = psycopg.connect(
+        host=config["HOST"],
+        port=config["PORT"] or 5432,
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return test_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    ca_bundle: Path
+    env: dict[str, str]
+    username: str
+    password: str
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [str(BIN_DIR / "python"), "manage.py", *args],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout
+
+    def register_client(self, *args: str) -> dict[str, str]:
+        return json.loads(self.manage("register_client", *args))
+
+
+@pytest.fixture(scope="session")
+def live_server_tls(tmp_path_factory) -> Iterator[LiveServer]:
+    directory = tmp_path_factory.mktemp("live")
+    cert_path, key_path = write_self_signed_certificate(directory)
+    port = free_port()
+    url = f"https://127.0.0.1:{port}"
+    password = secrets.token_urlsafe(16)
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "OAUTH_ISSUER": url,
+        "DATABASE_URL": live_database_url(directory),
+        "DJANGO_SUPERUSER_USERNAME": "participant",
+        "DJANGO_SUPERUSER_PASSWORD": password,
+        "DJANGO_SUPERUSER_EMAIL": "participant@example.org",
+    }
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    server = LiveServer(url=url, ca_bundle=cert_path, env=env, username="participant", password=password)
+    server.manage("migrate", "--noinput")
+    server.manage("createsuperuser", "--noinput")
+    log = (directory / "gunicorn.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(BIN_DIR / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--certfile",
+            str(cert_path),
+            "--keyfile",
+            str(key_path),
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{url}/healthz", verify=str(cert_path), timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"gunicorn did not start: {(directory / 'gunicorn.log').read_text()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
