@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, JsonResponse
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+# RFC 6749 §5.2 makes error_description optional; every error here carries one.
+ERROR_DESCRIPTIONS = {
+    "invalid_request": "The request is missing a parameter, repeats one, or is otherwise malformed.",
+    "invalid_client": "Client authentication failed.",
+    "invalid_grant": "The authorization code or refresh token is invalid, expired, revoked or was issued to another client.",
+    "unauthorized_client": "This client is not allowed to use this grant type.",
+    "unsupported_grant_type": "This grant type is not supported.",
+    "invalid_scope": "The requested scope is invalid, unknown, or exceeds what this client may ask for.",
+}
+
+
+def with_error_description(body: str) -> str:
+    """Fill in a missing error_description in an oauthlib JSON error body."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(payload, dict) and payload.get("error") and not payload.get("error_description"):
+        payload["error_description"] = ERROR_DESCRIPTIONS.get(payload["error"], "The request was refused.")
+        return json.dumps(payload)
+    return body
 
 
 def oauth_error(error: str, description: str, *, status: int = 400) -> JsonResponse:

@@ -49,6 +49,7 @@ def application_register(
     pkce_required: bool = True,
     allowed_origins: Sequence[str] = (),
     owner: AbstractBaseUser | None = None,
+    client_id: str | None = None,
 ) -> tuple[Application, str | None]:
     """Validate and create a client. Returns it with its secret (confidential clients only),
     which exists in plain text only in this return value."""
@@ -67,6 +68,8 @@ def application_register(
         client_secret=secret or "",
         user=owner,
     )
+    if client_id is not None:
+        application.client_id = client_id
     application.full_clean()
     application.save()
     application.allowed_scopes.set(known.values())

@@ -17,7 +17,7 @@ from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
-from oauth_apps.http import form_body_problem, no_store, oauth_error
+from oauth_apps.http import form_body_problem, no_store, oauth_error, with_error_description
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
 
@@ -75,6 +75,8 @@ class TokenView(OAuthLibMixin, View):
             return no_store(oauth_error("invalid_request", problem))
         with transaction.atomic():
             _uri, headers, body, status = self.create_token_response(request)
+        if status >= 400:
+            body = with_error_description(body)
         response = HttpResponse(body, status=status, content_type="application/json")
         for name, value in headers.items():
             response[name] = value

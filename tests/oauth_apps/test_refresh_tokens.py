@@ -19,6 +19,7 @@ def test_refresh_token_replay_revokes_family(oauth, public_app):
 
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
+    assert replay.json()["error_description"]
     newest = oauth.refresh(public_app.client_id, third["refresh_token"])
     assert newest.json()["error"] == "invalid_grant"
     assert not public_app.accesstoken_set.exists()

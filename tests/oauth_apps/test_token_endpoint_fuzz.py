@@ -48,6 +48,7 @@ def assert_rfc_error(response) -> None:
     assert response["Cache-Control"] == "no-store"
     if response.status_code != 200:
         assert response.json()["error"] in RFC_ERRORS, response.content
+        assert response.json()["error_description"]
 
 
 @pytest.mark.django_db

@@ -13,6 +13,7 @@ from oauth_apps.services import application_register
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - the published demo account of `make run`
 DEMO_CLIENT_NAME = "WeTrials Demo App"
+DEMO_CLIENT_ID = "wetrials-demo"
 DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 DEMO_SCOPES = ["openid", "profile", "email", "read:profile"]
 
@@ -30,10 +31,14 @@ class Command(BaseCommand):
         if created_user:
             user.set_password(DEMO_PASSWORD)
             user.save()
-        application = Application.objects.filter(name=DEMO_CLIENT_NAME).first()
+        application = Application.objects.filter(client_id=DEMO_CLIENT_ID).first()
         if application is None:
             application, _ = application_register(
-                name=DEMO_CLIENT_NAME, client_type="public", redirect_uris=[DEMO_REDIRECT_URI], scopes=DEMO_SCOPES
+                name=DEMO_CLIENT_NAME,
+                client_type="public",
+                redirect_uris=[DEMO_REDIRECT_URI],
+                scopes=DEMO_SCOPES,
+                client_id=DEMO_CLIENT_ID,
             )
         issuer = settings.OAUTH_ISSUER
         self.stdout.write(
