@@ -14,7 +14,7 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 ERROR_DESCRIPTIONS = {
     "invalid_request": "The request is missing a parameter, repeats one, or is otherwise malformed.",
     "invalid_client": "Client authentication failed.",
-    "invalid_grant": "The authorization code or refresh token is invalid, expired, revoked or was issued to another client.",
+    "invalid_grant": "The code or refresh token is invalid, expired, revoked, or was issued to another client.",
     "unauthorized_client": "This client is not allowed to use this grant type.",
     "unsupported_grant_type": "This grant type is not supported.",
     "invalid_scope": "The requested scope is invalid, unknown, or exceeds what this client may ask for.",
