@@ -7,6 +7,8 @@ from oauth_apps import views as oauth_views
 
 urlpatterns = [
     path("v1/oauth/", include("oauth_apps.urls")),
+    path(".well-known/oauth-authorization-server", oauth_views.server_metadata, name="oauth-server-metadata"),
+    path(".well-known/openid-configuration", oauth_views.server_metadata, name="openid-configuration"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("healthz", oauth_views.healthz, name="healthz"),

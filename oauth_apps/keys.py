@@ -71,6 +71,13 @@ def signing_key_rotate() -> SigningKey:
     return key
 
 
+def signing_key_prune() -> int:
+    """Delete retired keys that can no longer verify any live token. Returns how many."""
+    cutoff = timezone.now() - verification_window()
+    deleted, _ = SigningKey.objects.filter(is_active=False, retired_at__lte=cutoff).delete()
+    return deleted
+
+
 def verification_window() -> timedelta:
     """How long a retired key must stay published: the longest a token it signed can live."""
     return timedelta(seconds=settings.OAUTH_ACCESS_TOKEN_LIFETIME)

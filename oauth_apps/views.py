@@ -4,10 +4,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.utils import Error as DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -17,11 +19,13 @@ from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
+from oauth_apps import metadata
 from oauth_apps.http import form_body_problem, no_store, oauth_error, with_error_description
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
 
 JWKS_MAX_AGE_SECONDS = 300
+METADATA_MAX_AGE_SECONDS = 300
 # No form-action: browsers apply it to the redirect back to the client after consent.
 CONSENT_PAGE_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 
@@ -45,6 +49,20 @@ class AuthorizationView(dot_views.AuthorizationView):
         response["Content-Security-Policy"] = CONSENT_PAGE_CSP
         response["Referrer-Policy"] = "no-referrer"
         return response
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # OIDC Core §3.1.2.1: prompt=login and an exceeded max_age ask for a fresh sign-in.
+        if "login" in request.GET.get("prompt", "").split() or self.sign_in_too_old(request):
+            logout(request)
+            return self.handle_no_permission()
+        return super().get(request, *args, **kwargs)
+
+    @staticmethod
+    def sign_in_too_old(request: HttpRequest) -> bool:
+        max_age = request.GET.get("max_age", "")
+        if not max_age.isdigit() or request.user.last_login is None:
+            return False
+        return (timezone.now() - request.user.last_login).total_seconds() > int(max_age)
 
     def redirect(self, redirect_to: str, application: Application | None) -> HttpResponse:
         # oauthlib only redirects to a URI it has matched against the client's registration,
@@ -95,6 +113,14 @@ def jwks(request: HttpRequest) -> JsonResponse:
     """RFC 7517: every public key that may still verify a live token."""
     response = JsonResponse({"keys": key_ring.public_jwks()})
     response["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def server_metadata(request: HttpRequest) -> JsonResponse:
+    """RFC 8414 and OpenID Connect Discovery 1.0: one document, at both well-known paths."""
+    response = JsonResponse(metadata.server_metadata())
+    response["Cache-Control"] = f"public, max-age={METADATA_MAX_AGE_SECONDS}"
     response["Access-Control-Allow-Origin"] = "*"
     return response
 

@@ -1,0 +1,73 @@
+"""Authorization server metadata (RFC 8414) and OpenID discovery, built from what is mounted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+
+from oauth_apps.scopes import active_scopes
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+# metadata field -> URL name in the oauth2_provider namespace; only mounted endpoints appear.
+ENDPOINTS = {
+    "authorization_endpoint": "authorize",
+    "token_endpoint": "token",
+    "jwks_uri": "jwks-info",
+    "userinfo_endpoint": "user-info",
+    "revocation_endpoint": "revoke-token",
+    "introspection_endpoint": "introspect",
+}
+
+
+def endpoint_urls() -> dict[str, str]:
+    urls = {}
+    for field, name in ENDPOINTS.items():
+        try:
+            urls[field] = settings.OAUTH_ISSUER + reverse(f"oauth2_provider:{name}")
+        except NoReverseMatch:
+            continue
+    return urls
+
+
+def server_metadata() -> dict[str, Any]:
+    urls = endpoint_urls()
+    metadata: dict[str, Any] = {
+        "issuer": settings.OAUTH_ISSUER,
+        **urls,
+        "scopes_supported": sorted(active_scopes()),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "name",
+            "given_name",
+            "family_name",
+            "preferred_username",
+            "updated_at",
+            "email",
+            "email_verified",
+        ],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": True,
+    }
+    if "revocation_endpoint" in urls:
+        metadata["revocation_endpoint_auth_methods_supported"] = CLIENT_AUTH_METHODS
+    if "introspection_endpoint" in urls:
+        metadata["introspection_endpoint_auth_methods_supported"] = CONFIDENTIAL_AUTH_METHODS
+    return metadata
