@@ -99,36 +99,19 @@ def verify_access_token(server, access_token: str) -> dict:
     return jwt.decode(access_token, key, algorithms=["RS256"], audience="wetrials-api", issuer=server.url)
 
 
+def register(server, name: str, client_type: str) -> dict[str, str]:
+    scopes = ["--scope", "openid", "--scope", "read:profile"]
+    return server.register_client("--name", name, "--type", client_type, "--redirect-uri", REDIRECT_URI, *scopes)
+
+
 @pytest.fixture(scope="module")
 def public_client(live_server_tls):
-    return live_server_tls.register_client(
-        "--name",
-        "Live Public",
-        "--type",
-        "public",
-        "--redirect-uri",
-        REDIRECT_URI,
-        "--scope",
-        "openid",
-        "--scope",
-        "read:profile",
-    )
+    return register(live_server_tls, "Live Public", "public")
 
 
 @pytest.fixture(scope="module")
 def confidential_client(live_server_tls):
-    return live_server_tls.register_client(
-        "--name",
-        "Live Confidential",
-        "--type",
-        "confidential",
-        "--redirect-uri",
-        REDIRECT_URI,
-        "--scope",
-        "openid",
-        "--scope",
-        "read:profile",
-    )
+    return register(live_server_tls, "Live Confidential", "confidential")
 
 
 @pytest.mark.parametrize("client_fixture", ["public_client", "confidential_client"])
