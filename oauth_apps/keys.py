@@ -116,11 +116,6 @@ class KeyRing:
         self._refresh_if_stale()
         return self._public_jwks
 
-    def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
-        self._refresh_if_stale()
-        private_key = self._private_keys.get(kid)
-        return private_key.public_key() if private_key else None
-
     def _refresh_if_stale(self) -> None:
         if time.monotonic() - self._loaded_at < settings.OAUTH_SIGNING_KEY_REFRESH_SECONDS:
             return

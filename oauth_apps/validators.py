@@ -172,10 +172,6 @@ class OAuth2Validator(DotOAuth2Validator):
     ) -> None:
         Grant.objects.filter(pk=request.grant_row.pk).delete()
 
-    def _create_authorization_code(self, request: Request, code: dict[str, str], expires: Any = None) -> Any:
-        request.resource = []
-        return super()._create_authorization_code(request, code, expires)
-
     # --- refresh tokens --------------------------------------------------------------
 
     def validate_refresh_token(
