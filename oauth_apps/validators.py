@@ -206,9 +206,6 @@ class OAuth2Validator(DotOAuth2Validator):
 
     def save_bearer_token(self, token: dict[str, Any], request: Request, *args: Any, **kwargs: Any) -> None:
         # The token view's transaction already covers this: no savepoint of our own.
-        self._save_bearer_token(token, request, *args, **kwargs)
-
-    def _save_bearer_token(self, token: dict[str, Any], request: Request, *args: Any, **kwargs: Any) -> None:
         if "scope" not in token:
             raise errors.FatalClientError("Failed to issue a token: missing scope")
         is_service_account = request.grant_type == "client_credentials"

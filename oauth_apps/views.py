@@ -71,9 +71,11 @@ class AuthorizationView(dot_views.AuthorizationView):
         return OAuth2ResponseRedirect(with_issuer(redirect_to), [scheme])
 
     def form_valid(self, form: Any) -> HttpResponse:
-        if not Application.objects.filter(client_id=form.cleaned_data["client_id"]).exists():
+        try:
+            return super().form_valid(form)
+        except Application.DoesNotExist:
+            # DOT looks the client up by the posted (possibly forged) client_id first.
             return self.invalid_form_response()
-        return super().form_valid(form)
 
     def form_invalid(self, form: Any) -> HttpResponse:
         return self.invalid_form_response()
