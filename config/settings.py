@@ -40,6 +40,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "oauth_apps.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -196,10 +197,26 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
 }
 
+# The API side: bearer access tokens verified by the resource-server kit (oauth_apps.resource_server).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["oauth_apps.resource_server.RevocationCheckedAccessTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "oauth_apps.resource_server.bearer_exception_handler",
     "UNAUTHENTICATED_USER": None,
+}
+SIMPLE_JWT = {
+    "ALGORITHM": "RS256",
+    "ISSUER": OAUTH_ISSUER,
+    "AUDIENCE": OAUTH_AUDIENCE,
+    # Unset here: this server verifies with its own key ring. Other services set their JWKS URL.
+    "JWK_URL": None,
+    "LEEWAY": 0,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_CLAIM": "sub",
+    "TOKEN_TYPE_CLAIM": None,
+    "JTI_CLAIM": "jti",
+    "AUTH_TOKEN_CLASSES": ("oauth_apps.resource_server.AccessToken",),
 }
 
 LOGGING = {

@@ -8,7 +8,8 @@ SIGNED_IN_USER_HEADER = "X_WETRIALS_SIGNED_IN_USER"
 
 
 class OAuthLibCore(DotOAuthLibCore):
-    """Tells the validator who is signed in, for OIDC's prompt=none checks."""
+    """Tells the validator who is signed in, for OIDC's prompt=none checks, and answers
+    RFC 7662 introspection through oauthlib like the other endpoints."""
 
     def extract_headers(self, request: HttpRequest) -> dict[str, str]:
         headers = super().extract_headers(request)
@@ -17,3 +18,8 @@ class OAuthLibCore(DotOAuthLibCore):
         if user is not None and user.is_authenticated:
             headers[SIGNED_IN_USER_HEADER] = str(user.pk)
         return headers
+
+    def create_introspect_response(self, request: HttpRequest) -> tuple[None, dict[str, str], str, int]:
+        uri, http_method, body, headers = self._extract_params(request)
+        headers, body, status = self.server.create_introspect_response(uri, http_method, body, headers)
+        return None, headers, body, status

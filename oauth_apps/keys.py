@@ -116,6 +116,12 @@ class KeyRing:
         self._refresh_if_stale()
         return self._public_jwks
 
+    def verifying_key(self, kid: str) -> rsa.RSAPublicKey | None:
+        """The public key of a live signing key, or None for an unknown or pruned `kid`."""
+        self._refresh_if_stale()
+        private_key = self._private_keys.get(kid)
+        return private_key.public_key() if private_key is not None else None
+
     def _refresh_if_stale(self) -> None:
         if time.monotonic() - self._loaded_at < settings.OAUTH_SIGNING_KEY_REFRESH_SECONDS:
             return

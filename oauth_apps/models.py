@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -37,7 +38,6 @@ class Application(AbstractApplication):
     allowed_scopes = models.ManyToManyField(
         Scope, blank=True, related_name="applications", help_text="The most this client may ask for."
     )
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ApplicationManager()
 
@@ -116,3 +116,100 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return self.kid
+
+
+class Consent(models.Model):
+    """What a user has allowed a client: the scopes remembered for the consent page and the
+    row "Connected apps" lists. Revoking access deletes it with the tokens."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="consents")
+    scope = models.TextField(help_text="Space-separated scopes the user has granted.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "application"], name="one_consent_per_user_and_client")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.application}"
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split()
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise TypeError("Audit events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """One security-relevant event. Append-only: rows are written once and never changed."""
+
+    class Kind(models.TextChoices):
+        CLIENT_CREATED = "client_created", "Client created"
+        CLIENT_CHANGED = "client_changed", "Client changed"
+        SECRET_REGENERATED = "secret_regenerated", "Client secret regenerated"
+        CONSENT_GRANTED = "consent_granted", "Consent granted"
+        TOKENS_ISSUED = "tokens_issued", "Tokens issued"
+        TOKEN_REQUEST_REJECTED = "token_request_rejected", "Token request rejected"
+        CLIENT_AUTH_FAILED = "client_auth_failed", "Client authentication failed"
+        CODE_REPLAY = "code_replay", "Authorization code replay detected"
+        REFRESH_TOKEN_REPLAY = "refresh_token_replay", "Refresh-token replay detected"
+        TOKENS_REVOKED = "tokens_revoked", "Tokens revoked"
+
+    class Actor(models.TextChoices):
+        USER = "user", "User"
+        ADMIN = "admin", "Admin"
+        CLIENT = "client", "Client"
+        REPLAY = "replay", "Replay detection"
+        SYSTEM = "system", "System"
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.SUCCESS)
+    actor = models.CharField(max_length=8, choices=Actor.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The person who acted (staff member or user), when there is one.",
+    )
+    application = models.ForeignKey(Application, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Kept as text too, so the trail survives the client's deletion and names unknown client ids.
+    client_id = models.CharField(max_length=100, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["application", "kind", "-created_at"], name="audit_client_kind_time"),
+            models.Index(fields=["user", "application", "kind", "-created_at"], name="audit_user_client_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_outcome_display()})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise TypeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise TypeError("Audit events are append-only.")

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from oauthlib.common import Request
+from oauthlib.oauth2.rfc6749.errors import InvalidClientError
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
 from oauthlib.openid import Server as OpenIDServer
 
@@ -24,3 +26,12 @@ class Server(OpenIDServer):
             "refresh_token": self.refresh_grant,
             "client_credentials": self.credentials_grant,
         }
+
+    def validate_introspect_request(self, request: Request) -> None:
+        """RFC 7662 §2.1, for confidential clients (service accounts included) only: a public
+        client has no secret to prove who it is, so it may not learn about tokens."""
+        self._raise_on_bad_method(request)
+        self._raise_on_bad_post_request(request)
+        self._raise_on_missing_token(request)
+        if not self.request_validator.authenticate_client(request):
+            raise InvalidClientError(request=request)

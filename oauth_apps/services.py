@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
-from oauth2_provider.models import get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from oauth_apps.models import Application, Scope
+from oauth_apps.audit import Actor, Kind, audit_record
+from oauth_apps.models import Application, Consent, Scope
 
 # Namespace of the token families that authorization codes start.
 _CODE_FAMILY_NAMESPACE = uuid.UUID("6c1f3a52-6a2f-4c64-9b0e-5f0f8f3c7d11")
@@ -39,6 +41,75 @@ def token_family_revoke(*, family: uuid.UUID) -> None:
 
 
 @transaction.atomic
+def access_revoke(
+    *,
+    actor: str,
+    user: AbstractBaseUser | None = None,
+    application: Application | None = None,
+    actor_user: AbstractBaseUser | None = None,
+) -> int:
+    """Revoke everything a user granted a client, everything a client holds, or everything a
+    user granted: every token family, the access tokens outside one (service accounts),
+    pending authorization codes and the remembered consent. Returns the number of
+    authorizations (token families) revoked."""
+    if user is None and application is None:
+        raise ValueError("access_revoke needs a user, an application or both.")
+    owner = {name: value for name, value in (("user", user), ("application", application)) if value is not None}
+    refresh_tokens = get_refresh_token_model().objects.filter(**owner)
+    families = set(refresh_tokens.filter(revoked__isnull=True).values_list("token_family", flat=True))
+    for family in families - {None}:
+        token_family_revoke(family=family)
+    refresh_tokens.filter(revoked__isnull=True).update(revoked=timezone.now())
+    get_access_token_model().objects.filter(**owner).delete()
+    get_grant_model().objects.filter(**owner).delete()
+    Consent.objects.filter(**owner).delete()
+    audit_record(
+        Kind.TOKENS_REVOKED,
+        actor=actor,
+        actor_user=actor_user,
+        application=application,
+        user=user,
+        detail=f"{len(families)} authorization(s) revoked",
+    )
+    return len(families)
+
+
+def consent_covers(*, user_id: int | str, application: Application, scopes: Sequence[str]) -> bool:
+    """Whether the user has already allowed this client every one of `scopes`."""
+    granted = Consent.objects.filter(user_id=user_id, application=application).values_list("scope", flat=True).first()
+    return granted is not None and set(scopes) <= set(granted.split())
+
+
+def consent_new_scopes(*, user: AbstractBaseUser, application: Application, scopes: Sequence[str]) -> list[str]:
+    """The requested scopes the user has not allowed this client before (all of them, the first time)."""
+    granted = Consent.objects.filter(user=user, application=application).values_list("scope", flat=True).first()
+    if granted is None:
+        return list(scopes)
+    return [scope for scope in scopes if scope not in granted.split()]
+
+
+@transaction.atomic
+def consent_record(*, user: AbstractBaseUser, application: Application, scopes: Sequence[str]) -> None:
+    """Remember that the user allowed these scopes (adding to what they allowed before)."""
+    consent, created = Consent.objects.select_for_update().get_or_create(
+        user=user, application=application, defaults={"scope": " ".join(scopes)}
+    )
+    added = [scope for scope in scopes if scope not in consent.scopes]
+    if added:
+        consent.scope = " ".join([*consent.scopes, *added])
+        consent.save(update_fields=["scope", "updated_at"])
+    if created or added:
+        audit_record(
+            Kind.CONSENT_GRANTED,
+            actor=Actor.USER,
+            actor_user=user,
+            application=application,
+            user=user,
+            detail=" ".join(scopes if created else added),
+        )
+
+
+@transaction.atomic
 def application_register(
     *,
     name: str,
@@ -50,6 +121,7 @@ def application_register(
     allowed_origins: Sequence[str] = (),
     owner: AbstractBaseUser | None = None,
     client_id: str | None = None,
+    actor_user: AbstractBaseUser | None = None,
 ) -> tuple[Application, str | None]:
     """Validate and create a client. Returns it with its secret (confidential clients only),
     which exists in plain text only in this return value."""
@@ -73,4 +145,18 @@ def application_register(
     application.full_clean()
     application.save()
     application.allowed_scopes.set(known.values())
+    audit_record(Kind.CLIENT_CREATED, actor=Actor.ADMIN, actor_user=actor_user, application=application)
     return application, secret
+
+
+@transaction.atomic
+def client_secret_regenerate(*, application: Application, actor_user: AbstractBaseUser | None = None) -> str:
+    """Give a confidential client a new secret; the old one stops working at once.
+    Returns the new secret, which exists in plain text only in this return value."""
+    if application.client_type != Application.CLIENT_CONFIDENTIAL:
+        raise ValidationError("Only confidential clients have a secret.")
+    secret = generate_client_secret()
+    application.client_secret = secret
+    application.save(update_fields=["client_secret", "updated"])
+    audit_record(Kind.SECRET_REGENERATED, actor=Actor.ADMIN, actor_user=actor_user, application=application)
+    return secret

@@ -31,10 +31,16 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.claims import user_claims
+from oauth_apps.audit import Actor, Kind, audit_record, current_token_request
 from oauth_apps.backends import SIGNED_IN_USER_HEADER
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
-from oauth_apps.services import authorization_code_family, token_family_revoke
+from oauth_apps.services import (
+    authorization_code_family,
+    consent_covers,
+    consent_record,
+    token_family_revoke,
+)
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
@@ -56,7 +62,22 @@ class OAuth2Validator(DotOAuth2Validator):
             return False
         client_id, secret = credentials
         client = self._load_application(client_id, request)
-        return client is not None and self._client_secret_matches(client, secret)
+        facts = current_token_request()
+        if client is None or not self._client_secret_matches(client, secret):
+            facts.kind, facts.client_id = Kind.CLIENT_AUTH_FAILED, client_id
+            return False
+        facts.application = client
+        return True
+
+    def authenticate_client_id(self, client_id: str, request: Request, *args: Any, **kwargs: Any) -> bool:
+        """A public client names itself: nothing to check beyond that it exists."""
+        authenticated = super().authenticate_client_id(client_id, request, *args, **kwargs)
+        facts = current_token_request()
+        if authenticated:
+            facts.application = request.client
+        else:
+            facts.kind, facts.client_id = Kind.CLIENT_AUTH_FAILED, client_id or ""
+        return authenticated
 
     def _client_credentials(self, request: Request) -> tuple[str, str] | None:
         basic = self._extract_basic_auth(request)
@@ -132,7 +153,10 @@ class OAuth2Validator(DotOAuth2Validator):
         grant = self._locked_grant(code, request)
         if grant is None:
             # Unknown, or already redeemed: RFC 6749 §4.1.2 asks to revoke what it issued.
-            token_family_revoke(family=authorization_code_family(code))
+            family = authorization_code_family(code)
+            if RefreshToken.objects.filter(token_family=family).exists():
+                token_family_revoke(family=family)
+                current_token_request().kind = Kind.CODE_REPLAY
             return False
         if grant.application_id != client.pk or grant.is_expired():
             return False
@@ -172,6 +196,13 @@ class OAuth2Validator(DotOAuth2Validator):
     ) -> None:
         Grant.objects.filter(pk=request.grant_row.pk).delete()
 
+    def save_authorization_code(
+        self, client_id: str, code: dict[str, Any], request: Request, *args: Any, **kwargs: Any
+    ) -> None:
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        # A code is only ever issued with the user's consent: remember it for next time.
+        consent_record(user=request.user, application=request.client, scopes=request.scopes)
+
     # --- refresh tokens --------------------------------------------------------------
 
     def validate_refresh_token(
@@ -190,6 +221,8 @@ class OAuth2Validator(DotOAuth2Validator):
         if token.revoked is not None:
             # A rotated (or revoked) token presented again: someone holds a copy.
             token_family_revoke(family=token.token_family)
+            facts = current_token_request()
+            facts.kind, facts.user = Kind.REFRESH_TOKEN_REPLAY, token.user
             return False
         lifetime = timedelta(seconds=settings.OAUTH_REFRESH_TOKEN_LIFETIME)
         if token.access_token is None or token.created + lifetime <= timezone.now():
@@ -210,6 +243,7 @@ class OAuth2Validator(DotOAuth2Validator):
             raise errors.FatalClientError("Failed to issue a token: missing scope")
         is_service_account = request.grant_type == "client_credentials"
         user = None if is_service_account else request.user
+        current_token_request().user = user
         previous = getattr(request, "refresh_token_instance", None)
         access_token = AccessToken(
             user=user,
@@ -260,8 +294,88 @@ class OAuth2Validator(DotOAuth2Validator):
         return bool(request.headers.get(SIGNED_IN_USER_HEADER))
 
     def validate_silent_authorization(self, request: Request) -> bool:
-        # Consent is not remembered yet, so a silent request can never be approved.
-        return False
+        signed_in = request.headers.get(SIGNED_IN_USER_HEADER)
+        client = request.client or self._load_application(request.client_id, request)
+        if not signed_in or client is None:
+            return False
+        return consent_covers(user_id=signed_in, application=client, scopes=request.scopes or [])
 
     def validate_user_match(self, id_token_hint: str | None, scopes: list[str], claims: Any, request: Request) -> bool:
         return True
+
+    # --- revocation (RFC 7009) and introspection (RFC 7662) ----------------------------
+
+    def revoke_token(
+        self, token: str, token_type_hint: str | None, request: Request, *args: Any, **kwargs: Any
+    ) -> None:
+        """Revoke a token the requesting client holds; anything else changes nothing.
+
+        Either kind takes its whole family with it, every token descending from the same
+        authorization (RFC 7009 §2.1 allows this for access tokens): a refresh token whose
+        access token is gone could not be used anyway. The type hint is not needed: both
+        kinds are looked up by checksum.
+        """
+        checksum = hashlib.sha256(token.encode()).hexdigest()
+        refresh_token = RefreshToken.objects.filter(token_checksum=checksum, application=request.client).first()
+        if refresh_token is None:
+            access_token = (
+                AccessToken.objects.select_related("refresh_token")
+                .filter(token_checksum=checksum, application=request.client)
+                .first()
+            )
+            if access_token is None:
+                return
+            refresh_token = getattr(access_token, "refresh_token", None)
+            if refresh_token is None:
+                access_token.delete()  # a service account's token: no family
+        if refresh_token is not None:
+            token_family_revoke(family=refresh_token.token_family)
+        audit_record(
+            Kind.TOKENS_REVOKED,
+            actor=Actor.CLIENT,
+            application=request.client,
+            user=refresh_token.user if refresh_token is not None else None,
+            detail="at the revocation endpoint",
+        )
+
+    def introspect_token(
+        self, token: str, token_type_hint: str | None, request: Request, *args: Any, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """RFC 7662 §2.2 claims of a live token, or None for an unknown, expired or revoked one."""
+        checksum = hashlib.sha256(token.encode()).hexdigest()
+        access_token = (
+            AccessToken.objects.select_related("application", "user")
+            .filter(token_checksum=checksum, expires__gt=timezone.now())
+            .first()
+        )
+        if access_token is not None:
+            # The row proves the token is one we issued, unaltered: its claims need no re-verification.
+            claims = jwt.decode(token, options={"verify_signature": False})
+            return self._introspection_claims(claims, access_token.user, "Bearer")
+        refresh_token = (
+            RefreshToken.objects.select_related("application", "user", "access_token")
+            .filter(token_checksum=checksum, revoked__isnull=True, access_token__isnull=False)
+            .first()
+        )
+        lifetime = timedelta(seconds=settings.OAUTH_REFRESH_TOKEN_LIFETIME)
+        if refresh_token is None or refresh_token.created + lifetime <= timezone.now():
+            return None
+        claims = {
+            "scope": refresh_token.access_token.scope,
+            "client_id": refresh_token.application.client_id,
+            "sub": str(refresh_token.user_id),
+            "aud": settings.OAUTH_AUDIENCE,
+            "iss": settings.OAUTH_ISSUER,
+            "iat": int(refresh_token.created.timestamp()),
+            "exp": int((refresh_token.created + lifetime).timestamp()),
+        }
+        return self._introspection_claims(claims, refresh_token.user, "refresh_token")
+
+    @staticmethod
+    def _introspection_claims(claims: dict[str, Any], user: Any, token_type: str) -> dict[str, Any]:
+        fields = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti")
+        result = {name: claims[name] for name in fields if name in claims}
+        result["token_type"] = token_type
+        if user is not None:
+            result["username"] = user.get_username()
+        return result

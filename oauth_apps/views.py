@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -18,11 +19,21 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+from rest_framework.exceptions import ParseError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken
 
+from accounts.claims import user_claims
 from oauth_apps import metadata
+from oauth_apps.audit import Actor, Kind, Outcome, TokenRequestFacts, audit_record, token_request_facts
 from oauth_apps.http import form_body_problem, no_store, oauth_error, with_error_description
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
+from oauth_apps.resource_server import RevocationCheckedAccessTokenAuthentication
+from oauth_apps.services import consent_new_scopes
 
 JWKS_MAX_AGE_SECONDS = 300
 METADATA_MAX_AGE_SECONDS = 300
@@ -64,6 +75,30 @@ class AuthorizationView(dot_views.AuthorizationView):
             return False
         return (timezone.now() - request.user.last_login).total_seconds() > int(max_age)
 
+    def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
+        application, form = context.get("application"), context.get("form")
+        if self.request.method != "GET" or application is None or form is None or "error" in context:
+            return super().render_to_response(context, **response_kwargs)
+        # A valid request that needs consent. Skip the page when the user already allowed
+        # every requested scope, unless the client asks to be shown it (prompt=consent).
+        scopes = context["scopes"]
+        new_scopes = consent_new_scopes(user=self.request.user, application=application, scopes=scopes)
+        if not new_scopes and "consent" not in self.request.GET.get("prompt", "").split():
+            return self.approve_remembered(form)
+        context["scope_items"] = [
+            {"description": description, "is_new": scope in new_scopes}
+            for scope, description in zip(scopes, context["scopes_descriptions"], strict=True)
+        ]
+        context["asked_before"] = len(new_scopes) < len(scopes)
+        return super().render_to_response(context, **response_kwargs)
+
+    def approve_remembered(self, form: Any) -> HttpResponse:
+        initial = {name: value for name, value in form.initial.items() if value is not None}
+        approval = self.get_form_class()(data={**initial, "allow": "on"})
+        if not approval.is_valid():
+            return self.invalid_form_response()
+        return self.form_valid(approval)
+
     def redirect(self, redirect_to: str, application: Application | None) -> HttpResponse:
         # oauthlib only redirects to a URI it has matched against the client's registration,
         # whatever its scheme (https, loopback http or a native app's private-use scheme).
@@ -86,29 +121,121 @@ class AuthorizationView(dot_views.AuthorizationView):
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class TokenView(OAuthLibMixin, View):
-    """RFC 6749 §3.2: the token endpoint, one transaction per request."""
+class OAuthEndpointView(OAuthLibMixin, View):
+    """A form-encoded, client-authenticated OAuth endpoint answered by oauthlib, one
+    transaction per request, with RFC 6749 §5.2 errors and no caching."""
+
+    endpoint_name = ""
 
     def post(self, request: HttpRequest) -> HttpResponse:
         problem = form_body_problem(request)
         if problem:
-            return no_store(oauth_error("invalid_request", problem))
-        with transaction.atomic():
-            _uri, headers, body, status = self.create_token_response(request)
-        if status >= 400:
-            body = with_error_description(body)
-        response = HttpResponse(body, status=status, content_type="application/json")
-        for name, value in headers.items():
-            response[name] = value
-        if status == 401:
-            # RFC 6749 §5.2: answer invalid_client with the scheme clients authenticate with.
-            response["WWW-Authenticate"] = 'Basic realm="WeTrials Auth", charset="UTF-8"'
+            response = no_store(oauth_error("invalid_request", problem))
+            self.audit(response, TokenRequestFacts())
+            return response
+        with transaction.atomic(), token_request_facts() as facts:
+            _uri, headers, body, status = self.oauthlib_response(request)
+            if status >= 400:
+                body = with_error_description(body)
+            response = HttpResponse(body, status=status, content_type="application/json")
+            if not body:
+                del response["Content-Type"]  # RFC 7009 §2.2: a bare 200
+            for name, value in headers.items():
+                response[name] = value
+            if status == 401:
+                # RFC 6749 §5.2: answer invalid_client with the scheme clients authenticate with.
+                response["WWW-Authenticate"] = 'Basic realm="WeTrials Auth", charset="UTF-8"'
+            self.audit(response, facts)
         return no_store(response)
 
+    def oauthlib_response(self, request: HttpRequest) -> tuple[str | None, dict[str, str], str, int]:
+        raise NotImplementedError
+
+    def audit(self, response: HttpResponse, facts: TokenRequestFacts) -> None:
+        if facts.kind == Kind.CLIENT_AUTH_FAILED:
+            audit_record(
+                facts.kind,
+                actor=Actor.CLIENT,
+                outcome=Outcome.FAILURE,
+                client_id=facts.client_id,
+                detail=f"at the {self.endpoint_name} endpoint",
+            )
+
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = oauth_error("invalid_request", "The token endpoint accepts POST only.", status=405)
+        response = oauth_error("invalid_request", f"The {self.endpoint_name} endpoint accepts POST only.", status=405)
         response["Allow"] = "POST"
+        self.audit(response, TokenRequestFacts())
         return no_store(response)
+
+
+class TokenView(OAuthEndpointView):
+    """RFC 6749 §3.2: the token endpoint. Every request leaves exactly one audit event."""
+
+    endpoint_name = "token"
+
+    def oauthlib_response(self, request: HttpRequest) -> tuple[str | None, dict[str, str], str, int]:
+        return self.create_token_response(request)
+
+    def audit(self, response: HttpResponse, facts: TokenRequestFacts) -> None:
+        if response.status_code == 200:
+            audit_record(Kind.TOKENS_ISSUED, actor=Actor.CLIENT, application=facts.application, user=facts.user)
+            return
+        error = json.loads(response.content).get("error", "")
+        audit_record(
+            facts.kind or Kind.TOKEN_REQUEST_REJECTED,
+            actor=Actor.REPLAY if facts.kind in (Kind.CODE_REPLAY, Kind.REFRESH_TOKEN_REPLAY) else Actor.CLIENT,
+            outcome=Outcome.FAILURE,
+            application=facts.application,
+            client_id=facts.client_id,
+            user=facts.user,
+            detail=error,
+        )
+
+
+class RevocationView(OAuthEndpointView):
+    """RFC 7009: revoke an access or refresh token the client holds."""
+
+    endpoint_name = "revocation"
+
+    def oauthlib_response(self, request: HttpRequest) -> tuple[str | None, dict[str, str], str, int]:
+        return self.create_revocation_response(request)
+
+
+class IntrospectionView(OAuthEndpointView):
+    """RFC 7662: whether a token is live, for confidential clients and service accounts."""
+
+    endpoint_name = "introspection"
+
+    def oauthlib_response(self, request: HttpRequest) -> tuple[str | None, dict[str, str], str, int]:
+        return self.get_oauthlib_core().create_introspect_response(request)
+
+
+class UserInfoView(APIView):
+    """OIDC Core §5.3: the claims of the token's user, by the token's scopes.
+
+    The token is checked against the database too, so a revoked one fails at once even
+    though its signature still verifies.
+    """
+
+    authentication_classes = [RevocationCheckedAccessTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        sent_elsewhere = "access_token" in request.query_params or (
+            request.method == "POST" and "access_token" in request.data
+        )
+        if sent_elsewhere:
+            raise ParseError("Send the access token in the Authorization header only.")
+        super().initial(request, *args, **kwargs)
+
+    def get(self, request: Request) -> Response:
+        if request.auth.is_service_account:
+            raise InvalidToken("This token was issued to a service account, not a user.")
+        response = Response(user_claims(user=request.user, scopes=request.auth.scopes))
+        response["Cache-Control"] = "no-store"
+        return response
+
+    post = get
 
 
 def jwks(request: HttpRequest) -> JsonResponse:

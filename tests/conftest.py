@@ -5,7 +5,7 @@ from django.core.cache import cache
 
 from oauth_apps.keys import key_ring
 from oauth_apps.services import application_register
-from tests.oauth import HttpsClient, OAuthTestClient
+from tests.oauth import HttpsClient, OAuthTestClient, basic_auth
 
 REDIRECT_URI = "https://app.example.com/callback"
 PASSWORD = "correct horse battery staple"
@@ -77,3 +77,25 @@ def confidential_app(make_application):
 @pytest.fixture
 def oauth(client, user) -> OAuthTestClient:
     return OAuthTestClient(client, user)
+
+
+@pytest.fixture
+def service_account(make_application):
+    """A client-credentials client and its plain-text secret."""
+    return make_application(
+        name="Nightly Export",
+        client_type="confidential",
+        grant_type="client-credentials",
+        redirect_uris=(),
+        scopes=("read:participants",),
+    )
+
+
+@pytest.fixture
+def service_token(oauth, service_account) -> str:
+    application, secret = service_account
+    response = oauth.token(
+        {"grant_type": "client_credentials", "scope": "read:participants"}, basic_auth(application.client_id, secret)
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["access_token"]

@@ -14,6 +14,10 @@ from django.test import Client
 
 AUTHORIZE_URL = "/v1/oauth/authorize"
 TOKEN_URL = "/v1/oauth/token"
+REVOKE_URL = "/v1/oauth/revoke"
+INTROSPECT_URL = "/v1/oauth/introspect"
+USERINFO_URL = "/v1/oauth/userinfo"
+ME_URL = "/v1/me"
 DEFAULT_REDIRECT_URI = "https://app.example.com/callback"
 FORM = "application/x-www-form-urlencoded"
 
@@ -79,6 +83,8 @@ class OAuthTestClient:
 
     def decide(self, request: AuthorizationRequest, *, allow: bool) -> HttpResponse:
         page = self.consent_page(request)
+        if page.status_code == 302 and allow:
+            return page  # consent remembered from an earlier grant: no page to answer
         assert page.status_code == 200, page.content
         form = page.context["form"]
         data = {name: value for name, value in form.initial.items() if value is not None}
@@ -93,9 +99,20 @@ class OAuthTestClient:
         assert params["state"] == request.state
         return params["code"]
 
-    def token(self, data: dict[str, str] | str, headers: dict[str, str] | None = None) -> HttpResponse:
+    def token(
+        self, data: dict[str, str] | str, headers: dict[str, str] | None = None, *, url: str = TOKEN_URL
+    ) -> HttpResponse:
         body = data if isinstance(data, str) else urlencode(data)
-        return self.client.post(TOKEN_URL, body, content_type=FORM, headers=headers or {})
+        return self.client.post(url, body, content_type=FORM, headers=headers or {})
+
+    def revoke(self, token: str, client_id: str, *, secret: str | None = None, **extra: str) -> HttpResponse:
+        return self._client_authenticated({"token": token, **extra}, client_id, secret, True, url=REVOKE_URL)
+
+    def introspect(self, token: str, client_id: str, secret: str | None) -> HttpResponse:
+        return self._client_authenticated({"token": token}, client_id, secret, True, url=INTROSPECT_URL)
+
+    def bearer_get(self, url: str, access_token: str) -> HttpResponse:
+        return self.client.get(url, headers={"Authorization": f"Bearer {access_token}"})
 
     def exchange(
         self, request: AuthorizationRequest, code: str, *, secret: str | None = None, basic: bool = True
@@ -112,13 +129,13 @@ class OAuthTestClient:
         return self._client_authenticated(data, client_id, secret, basic)
 
     def _client_authenticated(
-        self, data: dict[str, str], client_id: str, secret: str | None, basic: bool
+        self, data: dict[str, str], client_id: str, secret: str | None, basic: bool, *, url: str = TOKEN_URL
     ) -> HttpResponse:
         if secret is None:
-            return self.token({**data, "client_id": client_id})
+            return self.token({**data, "client_id": client_id}, url=url)
         if basic:
-            return self.token(data, basic_auth(client_id, secret))
-        return self.token({**data, "client_id": client_id, "client_secret": secret})
+            return self.token(data, basic_auth(client_id, secret), url=url)
+        return self.token({**data, "client_id": client_id, "client_secret": secret}, url=url)
 
     def tokens_for(self, application: Any, *, secret: str | None = None, **request_fields: Any) -> dict[str, Any]:
         """The full flow: a fresh token response for `application`."""

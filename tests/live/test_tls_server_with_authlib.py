@@ -55,7 +55,9 @@ def sign_in_and_consent(server, authorization_url: str) -> str:
     fields = form_fields(login_page.text) | {"username": server.username, "password": server.password}
     response = browser.post(login_url, data=fields, allow_redirects=False)
     assert response.status_code == 302, response.text
-    consent = browser.get(urljoin(server.url, response.headers["Location"]))
+    consent = browser.get(urljoin(server.url, response.headers["Location"]), allow_redirects=False)
+    if consent.status_code == 302:
+        return consent.headers["Location"]  # the user allowed this client these scopes before
     assert consent.status_code == 200
     assert "Allow" in consent.text
     decision = form_fields(consent.text) | {"allow": "Allow"}
@@ -184,3 +186,43 @@ def test_malformed_requests_never_produce_a_server_error(live_server_tls):
         )
         assert response.status_code == 400, (body[:40], response.status_code, response.text[:200])
         assert response.json()["error"] == "invalid_request"
+
+
+def test_userinfo_introspection_and_revocation(live_server_tls, public_client, confidential_client):
+    url = live_server_tls.url
+    session, token = run_code_flow(live_server_tls, public_client)
+    resource_server = oauth_session(live_server_tls, confidential_client, "")
+
+    userinfo = session.get(f"{url}/v1/oauth/userinfo", timeout=5)
+    me = session.get(f"{url}/v1/me", timeout=5)
+    assert userinfo.status_code == 200 and me.status_code == 200
+    assert (
+        userinfo.json()["sub"] == me.json()["sub"] == verify_access_token(live_server_tls, token["access_token"])["sub"]
+    )
+    assert userinfo.json()["preferred_username"] == live_server_tls.username
+
+    live = resource_server.introspect_token(f"{url}/v1/oauth/introspect", token=token["access_token"])
+    assert live.status_code == 200 and live.headers["Cache-Control"] == "no-store"
+    assert live.json()["active"] is True and live.json()["client_id"] == public_client["client_id"]
+
+    revoked = session.revoke_token(f"{url}/v1/oauth/revoke", token=token["refresh_token"])
+    assert revoked.status_code == 200
+
+    for kind in ("access_token", "refresh_token"):
+        after = resource_server.introspect_token(f"{url}/v1/oauth/introspect", token=token[kind])
+        assert after.json() == {"active": False}
+    refused = session.get(f"{url}/v1/oauth/userinfo", timeout=5)
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+    with pytest.raises(OAuthError) as refresh:
+        session.refresh_token(f"{url}/v1/oauth/token", refresh_token=token["refresh_token"])
+    assert refresh.value.error == "invalid_grant"
+
+
+def test_introspection_without_credentials_is_invalid_client(live_server_tls):
+    response = tls_session(live_server_tls).post(
+        f"{live_server_tls.url}/v1/oauth/introspect", data={"token": "x"}, timeout=5
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"

@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import jwt
-import pytest
 
 from tests.oauth import basic_auth
-
-
-@pytest.fixture
-def service_account(make_application):
-    return make_application(
-        name="Nightly Export",
-        client_type="confidential",
-        grant_type="client-credentials",
-        redirect_uris=(),
-        scopes=("read:participants",),
-    )
 
 
 def test_service_account_token_has_the_client_as_subject_and_no_refresh_token(oauth, service_account):

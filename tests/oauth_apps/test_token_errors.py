@@ -66,7 +66,7 @@ def test_unknown_client_is_invalid_client(oauth):
     assert response.json()["error"] == "invalid_client"
 
 
-def test_get_is_refused_with_json(client):
+def test_get_is_refused_with_json(client, db):
     response = client.get(TOKEN_URL)
 
     assert response.status_code == 405
@@ -74,7 +74,7 @@ def test_get_is_refused_with_json(client):
     assert response["Cache-Control"] == "no-store"
 
 
-def test_json_body_is_invalid_request(client):
+def test_json_body_is_invalid_request(client, db):
     response = client.post(TOKEN_URL, {"grant_type": "client_credentials"}, content_type="application/json")
 
     assert response.status_code == 400

@@ -1,0 +1,132 @@
+"""The resource-server kit (oauth_apps.resource_server), exercised through GET /v1/me."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from oauth_apps.keys import key_ring
+from tests.oauth import ME_URL
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def claims_like(token: str, **changes: object) -> dict:
+    claims = jwt.decode(token, options={"verify_signature": False})
+    claims.update(changes)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def sign_with_our_key(claims: dict, **header: object) -> str:
+    key = key_ring.active()
+    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "at+jwt", **header})
+
+
+@pytest.fixture
+def profile_token(oauth, public_app) -> str:
+    return oauth.tokens_for(public_app, scope="openid read:profile")["access_token"]
+
+
+def test_a_genuine_token_reads_the_profile(oauth, profile_token, user):
+    response = oauth.bearer_get(ME_URL, profile_token)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["sub"] == str(user.pk)
+    assert response.json()["preferred_username"] == "alice"
+
+
+def forged_alg_none(token: str) -> str:
+    header = {"alg": "none", "typ": "at+jwt", "kid": jwt.get_unverified_header(token)["kid"]}
+    return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims_like(token)).encode())}."
+
+
+def forged_hs256_with_the_public_key(token: str) -> str:
+    kid = jwt.get_unverified_header(token)["kid"]
+    public_pem = (
+        key_ring.verifying_key(kid)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    signing_input = (
+        f"{b64(json.dumps({'alg': 'HS256', 'typ': 'at+jwt', 'kid': kid}).encode())}."
+        f"{b64(json.dumps(claims_like(token)).encode())}"
+    )
+    signature = hmac.new(public_pem.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+def forged_typ_jwt(token: str) -> str:
+    return sign_with_our_key(claims_like(token), typ="JWT")
+
+
+def forged_by_another_key(token: str) -> str:
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    header = {"kid": jwt.get_unverified_header(token)["kid"], "typ": "at+jwt"}
+    return jwt.encode(claims_like(token), stranger, algorithm="RS256", headers=header)
+
+
+FORGERIES = {
+    "alg none": forged_alg_none,
+    "HS256 signed with the public key": forged_hs256_with_the_public_key,
+    "typ JWT (an ID token's type)": forged_typ_jwt,
+    "signed by another key under our kid": forged_by_another_key,
+    "unknown kid": lambda token: sign_with_our_key(claims_like(token), kid="no-such-key"),
+    "wrong issuer": lambda token: sign_with_our_key(claims_like(token, iss="https://evil.example")),
+    "wrong audience": lambda token: sign_with_our_key(claims_like(token, aud="another-api")),
+    "expired": lambda token: sign_with_our_key(claims_like(token, exp=int(time.time()) - 10)),
+    "no exp": lambda token: sign_with_our_key(claims_like(token, exp=None)),
+    "no jti": lambda token: sign_with_our_key(claims_like(token, jti=None)),
+    "tampered payload": lambda token: ".".join(
+        [token.split(".")[0], b64(json.dumps(claims_like(token, sub="999")).encode()), token.split(".")[2]]
+    ),
+    "not a JWT": lambda token: "garbage",
+}
+
+
+@pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
+def test_forged_tokens_are_refused_with_401(oauth, profile_token, forge):
+    response = oauth.bearer_get(ME_URL, forge(profile_token))
+
+    assert response.status_code == 401, response.content
+    assert response.json()["error"] == "invalid_token"
+    assert response["WWW-Authenticate"] == 'Bearer realm="WeTrials", error="invalid_token"'
+
+
+def test_missing_scope_is_403_insufficient_scope(oauth, public_app):
+    token = oauth.tokens_for(public_app, scope="openid email")["access_token"]
+
+    response = oauth.bearer_get(ME_URL, token)
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
+    assert response["WWW-Authenticate"] == 'Bearer realm="WeTrials", error="insufficient_scope", scope="read:profile"'
+
+
+def test_revoked_token_is_refused_by_the_checking_mode(oauth, public_app, profile_token):
+    oauth.revoke(profile_token, public_app.client_id)
+
+    assert oauth.bearer_get(ME_URL, profile_token).status_code == 401
+
+
+def test_no_token_is_401_with_a_bare_challenge(client, db):
+    response = client.get(ME_URL)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="WeTrials"'
+
+
+def test_a_token_for_an_inactive_user_is_refused(oauth, profile_token, user):
+    user.is_active = False
+    user.save()
+
+    assert oauth.bearer_get(ME_URL, profile_token).status_code == 401

@@ -1,0 +1,98 @@
+"""OIDC Core §5.3 userinfo at /v1/oauth/userinfo."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jwt
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
+
+from tests.oauth import USERINFO_URL
+
+
+def test_claims_follow_the_granted_scopes(oauth, public_app, user):
+    profile = oauth.tokens_for(public_app, scope="openid profile")["access_token"]
+    email = oauth.tokens_for(public_app, scope="openid email")["access_token"]
+
+    profile_claims = oauth.bearer_get(USERINFO_URL, profile).json()
+    email_claims = oauth.bearer_get(USERINFO_URL, email).json()
+
+    assert profile_claims["sub"] == str(user.pk)
+    assert profile_claims["name"] == "Alice Liddell"
+    assert profile_claims["preferred_username"] == "alice"
+    assert "email" not in profile_claims
+    assert email_claims == {"sub": str(user.pk), "email": "alice@example.org", "email_verified": False}
+
+
+def test_userinfo_sub_equals_the_id_token_and_access_token_sub(oauth, public_app):
+    tokens = oauth.tokens_for(public_app, scope="openid read:profile")
+
+    claims = oauth.bearer_get(USERINFO_URL, tokens["access_token"]).json()
+
+    id_token = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    access_token = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert claims["sub"] == id_token["sub"] == access_token["sub"]
+
+
+def test_post_works_like_get(oauth, public_app, user):
+    token = oauth.tokens_for(public_app, scope="openid")["access_token"]
+
+    response = oauth.client.post(USERINFO_URL, headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert response.json() == {"sub": str(user.pk)}
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_revoked_token_is_refused_at_once(oauth, public_app):
+    tokens = oauth.tokens_for(public_app)
+    oauth.revoke(tokens["refresh_token"], public_app.client_id)
+
+    response = oauth.bearer_get(USERINFO_URL, tokens["access_token"])
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="WeTrials", error="invalid_token"'
+    assert response.json()["error"] == "invalid_token"
+
+
+def test_expired_token_is_refused(oauth, public_app):
+    token = oauth.tokens_for(public_app)["access_token"]
+    get_access_token_model().objects.update(expires=timezone.now() - timedelta(seconds=1))
+
+    response = oauth.bearer_get(USERINFO_URL, token)
+
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+def test_no_token_gets_a_bare_challenge(client, db):
+    response = client.get(USERINFO_URL)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="WeTrials"'
+
+
+def test_token_in_the_query_string_is_refused(oauth, public_app):
+    token = oauth.tokens_for(public_app)["access_token"]
+
+    response = oauth.client.get(USERINFO_URL, {"access_token": token})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_token_in_the_form_body_is_refused(oauth, public_app):
+    token = oauth.tokens_for(public_app)["access_token"]
+
+    response = oauth.client.post(USERINFO_URL, {"access_token": token})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_service_account_token_has_no_user_to_describe(oauth, service_token):
+    response = oauth.bearer_get(USERINFO_URL, service_token)
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
