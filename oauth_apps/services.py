@@ -129,7 +129,6 @@ def application_register(
     unknown = [scope for scope in scopes if scope not in known]
     if unknown:
         raise ValidationError({"allowed_scopes": f"Unknown scope(s): {', '.join(unknown)}."})
-    secret = generate_client_secret() if client_type == Application.CLIENT_CONFIDENTIAL else None
     application = Application(
         name=name,
         client_type=client_type,
@@ -137,16 +136,38 @@ def application_register(
         redirect_uris=" ".join(redirect_uris),
         allowed_origins=" ".join(allowed_origins),
         pkce_required=pkce_required,
-        client_secret=secret or "",
         user=owner,
     )
     if client_id is not None:
         application.client_id = client_id
-    application.full_clean()
-    application.save()
+    secret = application_save(application=application, actor_user=actor_user)
     application.allowed_scopes.set(known.values())
-    audit_record(Kind.CLIENT_CREATED, actor=Actor.ADMIN, actor_user=actor_user, application=application)
     return application, secret
+
+
+@transaction.atomic
+def application_save(*, application: Application, actor_user: AbstractBaseUser | None = None) -> str | None:
+    """Validate and save a new or changed client (the admin and register_client both come here).
+
+    A confidential client without a secret (a new one, or one just made confidential) gets
+    one, returned in plain text this once and stored only as a hash; a public client keeps none.
+    """
+    created = application._state.adding
+    secret = None
+    if application.client_type != Application.CLIENT_CONFIDENTIAL:
+        application.client_secret = ""
+    elif created or not application.client_secret:
+        secret = generate_client_secret()
+        application.client_secret = secret
+    application.full_clean(exclude=["client_secret"])
+    application.save()
+    audit_record(
+        Kind.CLIENT_CREATED if created else Kind.CLIENT_CHANGED,
+        actor=Actor.ADMIN,
+        actor_user=actor_user,
+        application=application,
+    )
+    return secret
 
 
 @transaction.atomic
