@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEV_ENV := DJANGO_DEBUG=1 OAUTH_REQUIRE_HTTPS=0
 
-.PHONY: install install-dev run test lint format clean
+# The browser tests drive Debian's Chromium (never a browser a test tool downloads).
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install install-dev browser run test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +25,18 @@ install: $(VENV)/.runtime
 
 install-dev: $(VENV)/.dev
 
+$(CHROMIUM):
+	export DEBIAN_FRONTEND=noninteractive; apt="$$(command -v sudo) apt-get"; \
+	$$apt install -y -qq chromium || { $$apt update -qq && $$apt install -y -qq chromium; }
+
+browser: $(CHROMIUM)
+
 run: install
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: install-dev
+test: install-dev $(CHROMIUM)
 	$(BIN)/pytest
 
 lint: install-dev

@@ -134,7 +134,9 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = 31536000 if OAUTH_REQUIRE_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = OAUTH_REQUIRE_HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# Not no-referrer: under it, browsers post forms with `Origin: null`, which the CSRF check
+# must refuse. same-origin sends no Referer to any other site.
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = [
     # Plain-HTTP requests are refused (RequireHttpsMiddleware) rather than redirected: a

@@ -58,7 +58,7 @@ class AuthorizationView(dot_views.AuthorizationView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().dispatch(request, *args, **kwargs)
         response["Content-Security-Policy"] = CONSENT_PAGE_CSP
-        response["Referrer-Policy"] = "no-referrer"
+        response.setdefault("Referrer-Policy", "no-referrer")
         return response
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -90,7 +90,11 @@ class AuthorizationView(dot_views.AuthorizationView):
             for scope, description in zip(scopes, context["scopes_descriptions"], strict=True)
         ]
         context["asked_before"] = len(new_scopes) < len(scopes)
-        return super().render_to_response(context, **response_kwargs)
+        response = super().render_to_response(context, **response_kwargs)
+        # Not no-referrer: under it, browsers post the consent form with `Origin: null`,
+        # which the CSRF check must refuse. same-origin still sends nothing to other sites.
+        response["Referrer-Policy"] = "same-origin"
+        return response
 
     def approve_remembered(self, form: Any) -> HttpResponse:
         initial = {name: value for name, value in form.initial.items() if value is not None}
