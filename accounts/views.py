@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -13,7 +15,9 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.claims import user_claims
+from oauth_apps import ratelimits
 from oauth_apps.models import AuditEvent, Consent
+from oauth_apps.ratelimits import client_address, limit_page
 from oauth_apps.resource_server import HasScope
 from oauth_apps.selectors import connected_app_list
 from oauth_apps.services import access_revoke
@@ -23,6 +27,14 @@ from oauth_apps.services import access_revoke
 class SignInView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Every attempt counts, per address and per username, before the password is checked.
+        username = request.POST.get("username", "")[:150].casefold()
+        refused = limit_page(request, ratelimits.SIGN_IN_PER_IP, client_address(request)) or limit_page(
+            request, ratelimits.SIGN_IN_PER_USERNAME, username
+        )
+        return refused or super().post(request, *args, **kwargs)
 
 
 @login_required

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_ratelimit",
     # oauth2_provider must come before oauth_apps, which swaps its Application model.
     "oauth2_provider",
     "accounts",
@@ -43,6 +44,7 @@ MIDDLEWARE = [
     "oauth_apps.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "oauth_apps.middleware.PageSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -144,7 +146,13 @@ SILENCED_SYSTEM_CHECKS = [
     "security.W008",
     # HSTS preloading commits the whole domain to HTTPS for good: the operator's decision.
     "security.W021",
+    # django-ratelimit lists only django-redis; Django's own RedisCache increments atomically too.
+    "django_ratelimit.W001",
 ]
+if not REDIS_URL:
+    # In-process counters are right for one process (make run, the tests). Several
+    # instances need REDIS_URL: the oauth_apps.W001 deploy check says so instead.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
 # --- OAuth ------------------------------------------------------------------------------
 OAUTH_ISSUER = env_str("OAUTH_ISSUER", "http://127.0.0.1:8000" if DEBUG else None, required=not DEBUG)
@@ -159,9 +167,15 @@ OAUTH_REFRESH_TOKEN_LIFETIME = env_int("OAUTH_REFRESH_TOKEN_LIFETIME", 30 * 24 *
 # How long a server instance may keep signing with a key after another one rotated it.
 OAUTH_SIGNING_KEY_REFRESH_SECONDS = 10
 
-OAUTH_RATE_AUTHORIZE = env_str("OAUTH_RATE_AUTHORIZE", "20/m")
-OAUTH_RATE_TOKEN = env_str("OAUTH_RATE_TOKEN", "60/m")
-OAUTH_RATE_USERINFO = env_str("OAUTH_RATE_USERINFO", "120/m")
+# Rate limits (oauth_apps.ratelimits), in django-ratelimit's syntax: fixed windows.
+OAUTH_RATE_AUTHORIZE = env_rate("OAUTH_RATE_AUTHORIZE", "20/m")
+OAUTH_RATE_TOKEN = env_rate("OAUTH_RATE_TOKEN", "60/m")
+OAUTH_RATE_USERINFO = env_rate("OAUTH_RATE_USERINFO", "120/m")
+OAUTH_RATE_REVOKE = env_rate("OAUTH_RATE_REVOKE", "60/m")
+# Resource servers introspect on behalf of many users: a higher ceiling per client.
+OAUTH_RATE_INTROSPECT = env_rate("OAUTH_RATE_INTROSPECT", "600/m")
+OAUTH_RATE_CLIENT_AUTH_FAILURES = env_rate("OAUTH_RATE_CLIENT_AUTH_FAILURES", "20/m")
+OAUTH_RATE_SIGN_IN = env_rate("OAUTH_RATE_SIGN_IN", "10/m")
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth_apps.Application"
 OAUTH2_PROVIDER = {

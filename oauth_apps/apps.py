@@ -8,4 +8,4 @@ class OAuthAppsConfig(AppConfig):
     verbose_name = "OAuth"
 
     def ready(self) -> None:
-        from oauth_apps import signals  # noqa: F401
+        from oauth_apps import checks, signals  # noqa: F401

@@ -16,12 +16,18 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from oauth_apps.models import Application, AuditEvent
+from oauth_apps.ratelimits import Limit
 
 Kind = AuditEvent.Kind
 Actor = AuditEvent.Actor
 Outcome = AuditEvent.Outcome
 
 _client_ip: ContextVar[str | None] = ContextVar("audit_client_ip", default=None)
+
+
+def current_client_ip() -> str:
+    """The address of the peer the current request came from ("" outside a request)."""
+    return _client_ip.get() or ""
 
 
 def audit_record(
@@ -74,6 +80,8 @@ class TokenRequestFacts:
     the outcome: the validator only notes them.
     """
 
+    # The limit a successfully authenticated client's request counts against.
+    rate_limit: Limit | None = None
     application: Application | None = None
     client_id: str = ""
     user: Any = None
@@ -86,8 +94,8 @@ _token_request: ContextVar[TokenRequestFacts | None] = ContextVar("audit_token_r
 
 
 @contextmanager
-def token_request_facts() -> Iterator[TokenRequestFacts]:
-    facts = TokenRequestFacts()
+def token_request_facts(rate_limit: Limit | None = None) -> Iterator[TokenRequestFacts]:
+    facts = TokenRequestFacts(rate_limit=rate_limit)
     token = _token_request.set(facts)
     try:
         yield facts

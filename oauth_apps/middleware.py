@@ -29,3 +29,23 @@ class RequireHttpsMiddleware:
                 "HTTPS is required: open this page with https://.", status=400, content_type="text/plain"
             )
         return self.get_response(request)
+
+
+# No form-action: browsers apply it to the redirects that follow a form post, and after
+# sign-in or consent those lead to the client's redirect URI on another site.
+PAGE_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+
+class PageSecurityPolicyMiddleware:
+    """Give every HTML page of ours (sign-in, consent, account pages) a Content-Security-Policy
+    that allows only our own assets and no framing. The admin keeps Django's defaults."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        is_page = response.get("Content-Type", "").startswith("text/html")
+        if is_page and not request.path.startswith("/admin/"):
+            response.setdefault("Content-Security-Policy", PAGE_CSP)
+        return response

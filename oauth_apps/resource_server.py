@@ -196,6 +196,7 @@ ERROR_CODES = {
     status.HTTP_400_BAD_REQUEST: "invalid_request",
     status.HTTP_401_UNAUTHORIZED: "invalid_token",
     status.HTTP_403_FORBIDDEN: "insufficient_scope",
+    status.HTTP_429_TOO_MANY_REQUESTS: "rate_limited",
 }
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
@@ -31,10 +33,12 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.claims import user_claims
-from oauth_apps.audit import Actor, Kind, audit_record, current_token_request
+from oauth_apps import ratelimits
+from oauth_apps.audit import Actor, Kind, audit_record, current_client_ip, current_token_request
 from oauth_apps.backends import SIGNED_IN_USER_HEADER
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
+from oauth_apps.ratelimits import RateLimitExceeded, RateLimitUnavailable, limit_check, limit_count
 from oauth_apps.services import (
     authorization_code_family,
     consent_covers,
@@ -45,6 +49,30 @@ from oauth_apps.services import (
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
+
+
+class RateLimited(errors.OAuth2Error):
+    error = "rate_limited"
+    status_code = 429
+
+    def __init__(self, retry_after: int, **kwargs: Any) -> None:
+        super().__init__(description="Too many requests: retry after the time in Retry-After.", **kwargs)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+@contextmanager
+def rate_limited(request: Request) -> Iterator[None]:
+    """Turn the rate-limit outcomes into OAuth errors oauthlib answers with."""
+    try:
+        yield
+    except RateLimitExceeded as exc:
+        raise RateLimited(exc.retry_after, request=request) from None
+    except RateLimitUnavailable:
+        raise errors.TemporarilyUnavailableError(request=request, status_code=503) from None
 
 
 class OAuth2Validator(DotOAuth2Validator):
@@ -61,23 +89,41 @@ class OAuth2Validator(DotOAuth2Validator):
         if credentials is None:
             return False
         client_id, secret = credentials
-        client = self._load_application(client_id, request)
-        facts = current_token_request()
-        if client is None or not self._client_secret_matches(client, secret):
-            facts.kind, facts.client_id = Kind.CLIENT_AUTH_FAILED, client_id
-            return False
-        facts.application = client
+        ip = current_client_ip()
+        with rate_limited(request):
+            # An address that keeps failing is refused before any secret is checked.
+            limit_check(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, ip)
+            client = self._load_application(client_id, request)
+            if client is None or not self._client_secret_matches(client, secret):
+                self._authentication_failed(client_id, ip)
+                return False
+            self._authenticated(client)
         return True
 
     def authenticate_client_id(self, client_id: str, request: Request, *args: Any, **kwargs: Any) -> bool:
         """A public client names itself: nothing to check beyond that it exists."""
-        authenticated = super().authenticate_client_id(client_id, request, *args, **kwargs)
+        with rate_limited(request):
+            if not super().authenticate_client_id(client_id, request, *args, **kwargs):
+                self._authentication_failed(client_id or "", current_client_ip())
+                return False
+            self._authenticated(request.client)
+        return True
+
+    @staticmethod
+    def _authenticated(client: Application) -> None:
+        # Counted per client only once it has proved who it is, so nobody else can spend a
+        # client's budget by sending its client_id.
         facts = current_token_request()
-        if authenticated:
-            facts.application = request.client
-        else:
-            facts.kind, facts.client_id = Kind.CLIENT_AUTH_FAILED, client_id or ""
-        return authenticated
+        facts.application = client
+        if facts.rate_limit is not None:
+            limit_count(facts.rate_limit, client.client_id)
+
+    @staticmethod
+    def _authentication_failed(client_id: str, ip: str) -> None:
+        facts = current_token_request()
+        facts.kind, facts.client_id = Kind.CLIENT_AUTH_FAILED, client_id
+        limit_count(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, ip)
+        limit_count(ratelimits.CLIENT_AUTH_FAILURES_PER_CLIENT, client_id)
 
     def _client_credentials(self, request: Request) -> tuple[str, str] | None:
         basic = self._extract_basic_auth(request)

@@ -19,7 +19,7 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, Throttled
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,18 +27,18 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.claims import user_claims
-from oauth_apps import metadata
+from oauth_apps import metadata, ratelimits
 from oauth_apps.audit import Actor, Kind, Outcome, TokenRequestFacts, audit_record, token_request_facts
 from oauth_apps.http import form_body_problem, no_store, oauth_error, with_error_description
 from oauth_apps.keys import key_ring
+from oauth_apps.middleware import PAGE_CSP
 from oauth_apps.models import Application
+from oauth_apps.ratelimits import Limit, RateLimitExceeded, client_address, limit_count, limit_page
 from oauth_apps.resource_server import RevocationCheckedAccessTokenAuthentication
 from oauth_apps.services import consent_new_scopes
 
 JWKS_MAX_AGE_SECONDS = 300
 METADATA_MAX_AGE_SECONDS = 300
-# No form-action: browsers apply it to the redirect back to the client after consent.
-CONSENT_PAGE_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 
 def with_issuer(url: str) -> str:
@@ -56,8 +56,14 @@ class AuthorizationView(dot_views.AuthorizationView):
     template_name = "oauth2_provider/authorize.html"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = super().dispatch(request, *args, **kwargs)
-        response["Content-Security-Policy"] = CONSENT_PAGE_CSP
+        response = None
+        if request.method == "GET":
+            # Counted before the sign-in redirect: per user once signed in, per address before.
+            user = request.user
+            key = f"user:{user.pk}" if user.is_authenticated else f"ip:{client_address(request)}"
+            response = limit_page(request, ratelimits.AUTHORIZE, key)
+        response = response or super().dispatch(request, *args, **kwargs)
+        response["Content-Security-Policy"] = PAGE_CSP
         response.setdefault("Referrer-Policy", "no-referrer")
         return response
 
@@ -130,6 +136,7 @@ class OAuthEndpointView(OAuthLibMixin, View):
     transaction per request, with RFC 6749 §5.2 errors and no caching."""
 
     endpoint_name = ""
+    rate_limit: Limit | None = None
 
     def post(self, request: HttpRequest) -> HttpResponse:
         problem = form_body_problem(request)
@@ -137,7 +144,7 @@ class OAuthEndpointView(OAuthLibMixin, View):
             response = no_store(oauth_error("invalid_request", problem))
             self.audit(response, TokenRequestFacts())
             return response
-        with transaction.atomic(), token_request_facts() as facts:
+        with transaction.atomic(), token_request_facts(self.rate_limit) as facts:
             _uri, headers, body, status = self.oauthlib_response(request)
             if status >= 400:
                 body = with_error_description(body)
@@ -176,6 +183,7 @@ class TokenView(OAuthEndpointView):
     """RFC 6749 §3.2: the token endpoint. Every request leaves exactly one audit event."""
 
     endpoint_name = "token"
+    rate_limit = ratelimits.TOKEN
 
     def oauthlib_response(self, request: HttpRequest) -> tuple[str | None, dict[str, str], str, int]:
         return self.create_token_response(request)
@@ -200,6 +208,7 @@ class RevocationView(OAuthEndpointView):
     """RFC 7009: revoke an access or refresh token the client holds."""
 
     endpoint_name = "revocation"
+    rate_limit = ratelimits.REVOKE
 
     def oauthlib_response(self, request: HttpRequest) -> tuple[str | None, dict[str, str], str, int]:
         return self.create_revocation_response(request)
@@ -209,6 +218,7 @@ class IntrospectionView(OAuthEndpointView):
     """RFC 7662: whether a token is live, for confidential clients and service accounts."""
 
     endpoint_name = "introspection"
+    rate_limit = ratelimits.INTROSPECT
 
     def oauthlib_response(self, request: HttpRequest) -> tuple[str | None, dict[str, str], str, int]:
         return self.get_oauthlib_core().create_introspect_response(request)
@@ -231,6 +241,10 @@ class UserInfoView(APIView):
         if sent_elsewhere:
             raise ParseError("Send the access token in the Authorization header only.")
         super().initial(request, *args, **kwargs)
+        try:
+            limit_count(ratelimits.USERINFO, f"user:{request.auth['sub']}")
+        except RateLimitExceeded as exc:
+            raise Throttled(wait=exc.retry_after) from None
 
     def get(self, request: Request) -> Response:
         if request.auth.is_service_account:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import dj_database_url
 import psycopg
 import pytest
+import redis
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -62,13 +64,13 @@ def write_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def live_database_url(directory: Path) -> str:
+def live_database_url(directory: Path, suffix: str) -> str:
     """A fresh database: SQLite beside the certificate, or a new PostgreSQL database."""
     test_url = os.environ.get("DATABASE_URL")
     if not test_url or test_url.startswith("sqlite"):
-        return f"sqlite:///{directory / 'live.sqlite3'}"
+        return f"sqlite:///{directory / f'{suffix}.sqlite3'}"
     config = dj_database_url.parse(test_url)
-    name = f"{config['NAME']}_live"
+    name = f"{config['NAME']}_{suffix}"
     admin = psycopg.connect(
         host=config["HOST"],
         port=config["PORT"] or 5432,
@@ -106,64 +108,102 @@ class LiveServer:
         return json.loads(self.manage("register_client", *args))
 
 
-@pytest.fixture(scope="session")
-def live_server_tls(tmp_path_factory) -> Iterator[LiveServer]:
-    directory = tmp_path_factory.mktemp("live")
+@contextmanager
+def gunicorn_instances(
+    directory: Path, *, count: int, suffix: str, extra_env: dict[str, str]
+) -> Iterator[list[LiveServer]]:
+    """`count` production-like instances (gunicorn over TLS, DJANGO_DEBUG=0, 2 workers each)
+    sharing one database, one secret and the environment given; the first one's URL is the issuer."""
     cert_path, key_path = write_self_signed_certificate(directory)
-    port = free_port()
-    url = f"https://127.0.0.1:{port}"
+    ports = [free_port() for _ in range(count)]
     password = secrets.token_urlsafe(16)
     env = {
         "PATH": os.environ["PATH"],
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "OAUTH_ISSUER": url,
-        "DATABASE_URL": live_database_url(directory),
+        "OAUTH_ISSUER": f"https://127.0.0.1:{ports[0]}",
+        "DATABASE_URL": live_database_url(directory, suffix),
         "DJANGO_SUPERUSER_USERNAME": "participant",
         "DJANGO_SUPERUSER_PASSWORD": password,
         "DJANGO_SUPERUSER_EMAIL": "participant@example.org",
+        **extra_env,
     }
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
-    server = LiveServer(url=url, ca_bundle=cert_path, env=env, username="participant", password=password)
-    server.manage("migrate", "--noinput")
-    server.manage("createsuperuser", "--noinput")
-    log = (directory / "gunicorn.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(BIN_DIR / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--certfile",
-            str(cert_path),
-            "--keyfile",
-            str(key_path),
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    servers = [
+        LiveServer(
+            url=f"https://127.0.0.1:{port}", ca_bundle=cert_path, env=env, username="participant", password=password
+        )
+        for port in ports
+    ]
+    servers[0].manage("migrate", "--noinput")
+    servers[0].manage("createsuperuser", "--noinput")
+    processes = []
+    logs = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", verify=str(cert_path), timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"gunicorn did not start: {(directory / 'gunicorn.log').read_text()}")
-            time.sleep(0.2)
-        yield server
+        for index, port in enumerate(ports):
+            log = (directory / f"gunicorn-{index}.log").open("w")
+            logs.append(log)
+            processes.append(
+                subprocess.Popen(
+                    [
+                        str(BIN_DIR / "gunicorn"),
+                        "config.wsgi",
+                        "--bind",
+                        f"127.0.0.1:{port}",
+                        "--workers",
+                        "2",
+                        "--certfile",
+                        str(cert_path),
+                        "--keyfile",
+                        str(key_path),
+                    ],
+                    cwd=PROJECT_DIR,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        for index, (server, process) in enumerate(zip(servers, processes, strict=True)):
+            wait_until_healthy(server, process, directory / f"gunicorn-{index}.log")
+        yield servers
     finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=20)
+        for log in logs:
+            log.close()
+
+
+def wait_until_healthy(server: LiveServer, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{server.url}/healthz", verify=str(server.ca_bundle), timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def live_server_tls(tmp_path_factory) -> Iterator[LiveServer]:
+    extra_env = {"REDIS_URL": os.environ["REDIS_URL"]} if os.environ.get("REDIS_URL") else {}
+    with gunicorn_instances(tmp_path_factory.mktemp("live"), count=1, suffix="live", extra_env=extra_env) as servers:
+        yield servers[0]
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory) -> Iterator[list[LiveServer]]:
+    """Two instances behind one issuer, sharing the database and Redis, as in production."""
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
+    redis.Redis.from_url(redis_url).flushdb()
+    with gunicorn_instances(
+        tmp_path_factory.mktemp("cluster"), count=2, suffix="cluster", extra_env={"REDIS_URL": redis_url}
+    ) as servers:
+        yield servers
 
 
 SCREENSHOT_DIR = PROJECT_DIR / "artifacts" / "screenshots"

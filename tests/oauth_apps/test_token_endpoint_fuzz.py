@@ -43,6 +43,12 @@ fuzz = settings(
 )
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limits(settings):
+    # Hundreds of requests per test would hit the token limit (tested in test_rate_limits.py).
+    settings.RATELIMIT_ENABLE = False
+
+
 def assert_rfc_error(response) -> None:
     assert response.status_code < 500, response.content
     assert response["Cache-Control"] == "no-store"
