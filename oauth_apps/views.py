@@ -29,6 +29,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from accounts.claims import user_claims
 from oauth_apps import metadata, ratelimits
 from oauth_apps.audit import Actor, Kind, Outcome, TokenRequestFacts, audit_record, token_request_facts
+from oauth_apps.cors import cors_allow, cors_preflight
 from oauth_apps.http import form_body_problem, no_store, oauth_error, with_error_description
 from oauth_apps.keys import key_ring
 from oauth_apps.middleware import PAGE_CSP
@@ -137,6 +138,8 @@ class OAuthEndpointView(OAuthLibMixin, View):
 
     endpoint_name = ""
     rate_limit: Limit | None = None
+    # Whether browser apps may call it (token and revocation: yes; introspection: no).
+    cors_enabled = True
 
     def post(self, request: HttpRequest) -> HttpResponse:
         problem = form_body_problem(request)
@@ -157,7 +160,13 @@ class OAuthEndpointView(OAuthLibMixin, View):
                 # RFC 6749 §5.2: answer invalid_client with the scheme clients authenticate with.
                 response["WWW-Authenticate"] = 'Basic realm="WeTrials Auth", charset="UTF-8"'
             self.audit(response, facts)
+            cors_allow(request, response, facts.application if self.cors_enabled else None)
         return no_store(response)
+
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not self.cors_enabled:
+            return super().options(request, *args, **kwargs)
+        return cors_preflight(request, methods=["POST"])
 
     def oauthlib_response(self, request: HttpRequest) -> tuple[str | None, dict[str, str], str, int]:
         raise NotImplementedError
@@ -219,6 +228,7 @@ class IntrospectionView(OAuthEndpointView):
 
     endpoint_name = "introspection"
     rate_limit = ratelimits.INTROSPECT
+    cors_enabled = False
 
     def oauthlib_response(self, request: HttpRequest) -> tuple[str | None, dict[str, str], str, int]:
         return self.get_oauthlib_core().create_introspect_response(request)
@@ -233,6 +243,7 @@ class UserInfoView(APIView):
 
     authentication_classes = [RevocationCheckedAccessTokenAuthentication]
     permission_classes = [IsAuthenticated]
+    token_client_id: str | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         sent_elsewhere = "access_token" in request.query_params or (
@@ -241,6 +252,7 @@ class UserInfoView(APIView):
         if sent_elsewhere:
             raise ParseError("Send the access token in the Authorization header only.")
         super().initial(request, *args, **kwargs)
+        self.token_client_id = request.auth["client_id"]
         try:
             limit_count(ratelimits.USERINFO, f"user:{request.auth['sub']}")
         except RateLimitExceeded as exc:
@@ -254,6 +266,21 @@ class UserInfoView(APIView):
         return response
 
     post = get
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "OPTIONS":
+            # A CORS preflight carries no token: answer it before DRF asks for one.
+            return cors_preflight(request, methods=["GET", "POST"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if "Origin" not in request.headers:
+            return response
+        # The client the token was issued to, once the token proved good.
+        client_id = self.token_client_id
+        application = Application.objects.filter(client_id=client_id).first() if client_id else None
+        return cors_allow(request, response, application)
 
 
 def jwks(request: HttpRequest) -> JsonResponse:

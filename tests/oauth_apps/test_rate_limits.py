@@ -24,7 +24,8 @@ STRANGER = "203.0.113.9"
 
 
 class Clock:
-    """django-ratelimit's view of the time, moved on by the test."""
+    """django-ratelimit's view of the time, standing still unless the test moves it, so no
+    window ends in the middle of a test."""
 
     def __init__(self) -> None:
         self.now = time.time()
@@ -33,7 +34,7 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def clock(monkeypatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr("django_ratelimit.core.time", fake)
