@@ -7,7 +7,7 @@ DEV_ENV := DJANGO_DEBUG=1 OAUTH_REQUIRE_HTTPS=0
 # The browser tests drive Debian's Chromium (never a browser a test tool downloads).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-dev browser run cluster test lint format clean
+.PHONY: install install-dev browser run cluster bench test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ run: install
 # Two instances sharing PostgreSQL and Redis (scripts/cluster.sh says how).
 cluster: install
 	bash scripts/cluster.sh
+
+/usr/bin/wrk:
+	$$(command -v sudo) apt-get install -y -qq wrk
+
+# The load benchmark (bench/README.md): PostgreSQL and Redis on loopback, wrk as the load.
+bench: install-dev /usr/bin/wrk
+	$(BIN)/python -m bench.run
 
 test: install-dev $(CHROMIUM)
 	$(BIN)/pytest

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import logging
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -49,3 +52,47 @@ class PageSecurityPolicyMiddleware:
         if is_page and not request.path.startswith("/admin/"):
             response.setdefault("Content-Security-Policy", PAGE_CSP)
         return response
+
+
+request_log = logging.getLogger("wetrials.requests")
+
+
+class OAuthRequestLogMiddleware:
+    """One structured line per OAuth request: endpoint, method, status, client id, outcome and
+    duration. Nothing else from the request is logged: no token, code, secret or password
+    ever reaches a log line. Views name the client in `request.oauth_client_id`."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/v1/"):
+            return self.get_response(request)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        request_log.info(
+            json.dumps(
+                {
+                    "endpoint": request.path,
+                    "method": request.method,
+                    "status": response.status_code,
+                    "client_id": getattr(request, "oauth_client_id", None),
+                    "outcome": _outcome(response),
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                }
+            )
+        )
+        return response
+
+
+def _outcome(response: HttpResponse) -> str:
+    if response.status_code < 400:
+        return "ok"
+    if response.get("Content-Type", "").startswith("application/json"):
+        try:
+            error = json.loads(response.content).get("error")
+        except (ValueError, AttributeError):
+            error = None
+        if isinstance(error, str):
+            return error
+    return f"http_{response.status_code}"

@@ -57,6 +57,7 @@ class AuthorizationView(dot_views.AuthorizationView):
     template_name = "oauth2_provider/authorize.html"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        request.oauth_client_id = (request.GET.get("client_id") or request.POST.get("client_id") or "")[:100]
         response = None
         if request.method == "GET":
             # Counted before the sign-in redirect: per user once signed in, per address before.
@@ -161,6 +162,7 @@ class OAuthEndpointView(OAuthLibMixin, View):
                 response["WWW-Authenticate"] = 'Basic realm="WeTrials Auth", charset="UTF-8"'
             self.audit(response, facts)
             cors_allow(request, response, facts.application if self.cors_enabled else None)
+            request.oauth_client_id = facts.application.client_id if facts.application else facts.client_id[:100]
         return no_store(response)
 
     def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -275,10 +277,11 @@ class UserInfoView(APIView):
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if "Origin" not in request.headers:
-            return response
         # The client the token was issued to, once the token proved good.
         client_id = self.token_client_id
+        request._request.oauth_client_id = client_id
+        if "Origin" not in request.headers:
+            return response
         application = Application.objects.filter(client_id=client_id).first() if client_id else None
         return cors_allow(request, response, application)
 

@@ -245,3 +245,14 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOT_DIR / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def race_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """A production-like instance for the race tests, whose hundreds of authorizations a
+    minute would otherwise meet the per-user rate limits."""
+    extra_env = {f"OAUTH_RATE_{name}": "100000/m" for name in ("AUTHORIZE", "TOKEN", "REVOKE", "INTROSPECT")}
+    if os.environ.get("REDIS_URL"):
+        extra_env["REDIS_URL"] = os.environ["REDIS_URL"]
+    with gunicorn_instances(tmp_path_factory.mktemp("races"), count=1, suffix="races", extra_env=extra_env) as servers:
+        yield servers[0]

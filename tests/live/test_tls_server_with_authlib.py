@@ -2,46 +2,19 @@
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import jwt
 import pytest
-import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from tests.live.flows import form_fields, tls_session
+
 pytestmark = pytest.mark.live
 
 REDIRECT_URI = "https://client.example.test/callback"
-
-
-class FormInputs(HTMLParser):
-    """The named inputs and buttons of the first form on a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag in {"input", "button"} and attributes.get("name") and attributes.get("type") != "submit":
-            self.fields[attributes["name"]] = attributes.get("value") or ""
-
-
-def form_fields(html: str) -> dict[str, str]:
-    parser = FormInputs()
-    parser.feed(html)
-    return parser.fields
-
-
-def tls_session(server) -> requests.Session:
-    session = requests.Session()
-    session.verify = str(server.ca_bundle)
-    # REQUESTS_CA_BUNDLE in the environment would otherwise override `verify`.
-    session.trust_env = False
-    return session
 
 
 def sign_in_and_consent(server, authorization_url: str) -> str:

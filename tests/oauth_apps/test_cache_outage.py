@@ -18,9 +18,7 @@ def oauth_tokens(oauth, public_app):
 @pytest.fixture
 def redis_down(settings):
     # Nothing listens on port 1: every cache call fails with a connection error.
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
-    }
+    settings.CACHES = {"default": {"BACKEND": "oauth_apps.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
 
 
 def test_token_requests_go_on(oauth, service_account, redis_down):

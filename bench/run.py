@@ -1,0 +1,310 @@
+"""`make bench`: the token path under load, against gunicorn, PostgreSQL and Redis on loopback.
+
+For each server configuration (the project as shipped, and the same code with its
+optimisations switched off) it creates a fresh database, seeds it (bench/seed.py), starts
+gunicorn with 2 sync workers, then drives every workload with wrk (2 threads, 8 connections)
+for a warm-up and a measured period, `--runs` times, and prints the medians as one table,
+also written to bench/results/. Every process it starts is stopped on exit, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import redis
+import requests
+
+PROJECT = Path(__file__).resolve().parent.parent
+LUA = PROJECT / "bench" / "lua"
+RESULTS = PROJECT / "bench" / "results"
+BIN = Path(sys.executable).parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/3"
+THREADS, CONNECTIONS, WORKERS = 2, 8, 2
+CONFIGURATIONS = {
+    "optimised": "config.settings",
+    "unoptimised": "bench.settings_unoptimised",
+}
+
+
+@dataclass
+class Workload:
+    name: str
+    path: str
+    script: str
+    env: dict[str, str]
+
+
+FORM_HEADER = "Content-Type: application/x-www-form-urlencoded"
+
+
+def workloads(fixtures: dict, directory: Path) -> list[Workload]:
+    web = f"Authorization: {fixtures['web_authorization']}"
+    service = f"Authorization: {fixtures['service_authorization']}\n{FORM_HEADER}"
+    return [
+        Workload(
+            "code exchange",
+            "/v1/oauth/token",
+            "pool.lua",
+            {
+                "BENCH_POOL": str(directory / "codes-{invocation}.txt"),
+                "BENCH_BODY": fixtures["code_exchange_body"],
+                "BENCH_HEADERS": web,
+            },
+        ),
+        Workload(
+            "refresh rotation",
+            "/v1/oauth/token",
+            "pool.lua",
+            {
+                "BENCH_POOL": str(directory / "refresh_tokens-{invocation}.txt"),
+                "BENCH_BODY": fixtures["refresh_body"],
+                "BENCH_ROTATE": "1",
+                "BENCH_HEADERS": web,
+            },
+        ),
+        Workload(
+            "client credentials",
+            "/v1/oauth/token",
+            "static.lua",
+            {
+                "BENCH_METHOD": "POST",
+                "BENCH_BODY": "grant_type=client_credentials&scope=read:participants",
+                "BENCH_HEADERS": service,
+            },
+        ),
+        Workload(
+            "introspection",
+            "/v1/oauth/introspect",
+            "static.lua",
+            {"BENCH_METHOD": "POST", "BENCH_BODY": f"token={fixtures['access_token']}", "BENCH_HEADERS": service},
+        ),
+        Workload(
+            "userinfo",
+            "/v1/oauth/userinfo",
+            "static.lua",
+            {"BENCH_HEADERS": f"Authorization: Bearer {fixtures['access_token']}"},
+        ),
+        Workload("jwks", "/v1/oauth/jwks", "static.lua", {}),
+        Workload(
+            "authorize POST (consent)",
+            "/v1/oauth/authorize",
+            "static.lua",
+            {
+                "BENCH_METHOD": "POST",
+                "BENCH_BODY": fixtures["consent_body"],
+                "BENCH_HEADERS": f"Cookie: {fixtures['browser_cookie']}\n{FORM_HEADER}",
+            },
+        ),
+        Workload("healthz (floor)", "/healthz", "static.lua", {}),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.processes: list[subprocess.Popen] = []
+        self.work = Path(tempfile.mkdtemp(prefix="wetrials-bench-"))
+
+    def stop_everything(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.processes.clear()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def environment(self, configuration: str, port: int) -> dict[str, str]:
+        database = f"wetrials_bench_{configuration}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{database}"')
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        unlimited = "1000000/m"
+        return {
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": CONFIGURATIONS[configuration],
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "OAUTH_ISSUER": f"http://127.0.0.1:{port}",
+            # Loopback only: the benchmark measures the server, not TLS.
+            "OAUTH_REQUIRE_HTTPS": "0",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+            "REDIS_URL": REDIS_URL,
+            "DJANGO_LOG_LEVEL": "WARNING",
+            **{f"OAUTH_RATE_{name}": unlimited for name in ("AUTHORIZE", "TOKEN", "USERINFO", "REVOKE", "INTROSPECT")},
+            "BENCH_DIR": str(self.work / configuration),
+        }
+
+    def run_command(self, env: dict[str, str], *command: str) -> None:
+        subprocess.run(command, cwd=PROJECT, env=env, check=True)
+
+    def start_server(self, env: dict[str, str], port: int) -> None:
+        log = (self.work / f"gunicorn-{port}.log").open("w")
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS)],
+            cwd=PROJECT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not start: {(self.work / f'gunicorn-{port}.log').read_text()}")
+
+    def wrk(self, url: str, workload: Workload, seconds: int, invocation: int) -> dict:
+        env = {
+            **os.environ,
+            **{name: value.replace("{invocation}", str(invocation)) for name, value in workload.env.items()},
+            "BENCH_LUA_DIR": str(LUA),
+            "BENCH_THREADS": str(THREADS),
+        }
+        command = [
+            "wrk",
+            "-t",
+            str(THREADS),
+            "-c",
+            str(CONNECTIONS),
+            "-d",
+            f"{seconds}s",
+            "-s",
+            str(LUA / workload.script),
+            url + workload.path,
+        ]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"wrk failed on {workload.name}: {result.stderr or result.stdout}")
+        summary = json.loads(result.stdout.strip().splitlines()[-1])
+        summary["rate"] = summary["requests"] / (summary["duration_us"] / 1e6)
+        return summary
+
+    def measure(self, configuration: str) -> tuple[dict[str, list[dict]], dict[str, int]]:
+        port = free_port()
+        env = self.environment(configuration, port)
+        Path(env["BENCH_DIR"]).mkdir(parents=True)
+        self.run_command(env, str(BIN / "python"), "manage.py", "migrate", "--noinput")
+        runs, seconds, warmup = self.args.runs, self.args.duration, self.args.warmup
+        # Fresh single-use codes and refresh chains for each wrk invocation (warm-up, then runs),
+        # enough codes for a generous rate.
+        codes_each = max(seconds, warmup) * self.args.max_rate
+        seed = [str(BIN / "python"), "-m", "bench.seed", str(runs + 1), str(codes_each), str(4 * CONNECTIONS)]
+        self.run_command(env, *seed)
+        directory = Path(env["BENCH_DIR"])
+        fixtures = json.loads((directory / "fixtures.json").read_text())
+        sql_counts = json.loads((directory / "sql_counts.json").read_text())
+        self.start_server(env, port)
+        url = f"http://127.0.0.1:{port}"
+        results: dict[str, list[dict]] = {}
+        for workload in workloads(fixtures, directory):
+            results[workload.name] = []
+            self.wrk(url, workload, warmup, invocation=0)
+            for run in range(1, runs + 1):
+                results[workload.name].append(self.wrk(url, workload, seconds, invocation=run))
+                print(
+                    f"  {configuration:>11} · {workload.name}: {results[workload.name][-1]['rate']:.0f} req/s",
+                    flush=True,
+                )
+        self.stop_everything_but_work()
+        return results, sql_counts
+
+    def stop_everything_but_work(self) -> None:
+        for process in self.processes:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+        self.processes.clear()
+
+
+def median(results: list[dict], key: str) -> float:
+    return statistics.median(result[key] for result in results)
+
+
+def table(all_results: dict[str, tuple[dict[str, list[dict]], dict[str, int]]], args: argparse.Namespace) -> str:
+    optimised, sql_counts = all_results["optimised"]
+    floor = median(optimised["healthz (floor)"], "rate")
+    lines = [
+        f"WeTrials Auth benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: gunicorn ({WORKERS} sync workers), "
+        f"PostgreSQL, Redis, wrk -t{THREADS} -c{CONNECTIONS}, {args.duration} s after {args.warmup} s warm-up, "
+        f"median of {args.runs} runs",
+        "",
+        "| workload | req/s | p50 ms | p99 ms | errors | SQL/request* | vs floor | unoptimised req/s | speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    baseline = all_results.get("unoptimised", ({}, {}))[0]
+    for name, results in optimised.items():
+        rate = median(results, "rate")
+        base = median(baseline[name], "rate") if name in baseline else None
+        lines.append(
+            f"| {name} | {rate:.0f} | {median(results, 'p50_us') / 1000:.1f} | {median(results, 'p99_us') / 1000:.1f} "
+            f"| {sum(result['errors'] for result in results)} | {sql_counts[name]} | {rate / floor:.0%} "
+            f"| {f'{base:.0f}' if base else '-'} | {f'{rate / base:.1f}x' if base else '-'} |"
+        )
+    lines += ["", "*SQL statements per request as Django counts them, besides BEGIN and COMMIT."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="measured seconds per run (default 10)")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per workload (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per workload; the median is reported (default 3)")
+    parser.add_argument("--max-rate", type=int, default=1500, help="code exchanges/s to mint codes for (default 1500)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the unoptimised configuration")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk")
+    bench = Bench(args)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        all_results = {}
+        for configuration in CONFIGURATIONS:
+            if configuration == "unoptimised" and args.no_baseline:
+                continue
+            print(f"{configuration}:", flush=True)
+            all_results[configuration] = bench.measure(configuration)
+    finally:
+        bench.stop_everything()
+    report = table(all_results, args)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"{stamp}.md").write_text(report)
+    (RESULTS / "latest.md").write_text(report)
+    print()
+    print(report)
+    print(f"written to {RESULTS / 'latest.md'}")
+
+
+if __name__ == "__main__":
+    main()
