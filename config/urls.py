@@ -16,3 +16,5 @@ urlpatterns = [
     path("healthz", oauth_views.healthz, name="healthz"),
     path("readyz", oauth_views.readyz, name="readyz"),
 ]
+
+handler500 = "oauth_apps.views.server_error"

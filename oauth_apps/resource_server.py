@@ -29,11 +29,11 @@ from rest_framework import exceptions, status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenBackendError, TokenBackendExpiredToken
 from rest_framework_simplejwt.models import TokenUser
-from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ class AccessTokenBackend(TokenBackend):
     algorithm must be RS256 and the key is chosen by `kid`."""
 
     def __init__(self) -> None:
+        # Read through the module: simplejwt replaces its api_settings when SIMPLE_JWT changes.
+        api_settings = simplejwt_settings.api_settings
         super().__init__(
             "RS256",
             audience=api_settings.AUDIENCE,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -9,7 +10,9 @@ from django.contrib.auth import logout
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.utils import Error as DatabaseError
+from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -32,12 +35,15 @@ from oauth_apps.audit import Actor, Kind, Outcome, TokenRequestFacts, audit_reco
 from oauth_apps.cors import cors_allow, cors_preflight
 from oauth_apps.http import form_body_problem, no_store, oauth_error, with_error_description
 from oauth_apps.keys import key_ring
-from oauth_apps.middleware import PAGE_CSP
+from oauth_apps.middleware import JSON_PATH_PREFIXES, PAGE_CSP
 from oauth_apps.models import Application
 from oauth_apps.ratelimits import Limit, RateLimitExceeded, client_address, limit_count, limit_page
 from oauth_apps.resource_server import RevocationCheckedAccessTokenAuthentication
 from oauth_apps.services import consent_new_scopes
 
+# Connection-level failures: the database is down or restarting, not a bug.
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_OUTAGE_SECONDS = 5
 JWKS_MAX_AGE_SECONDS = 300
 METADATA_MAX_AGE_SECONDS = 300
 
@@ -300,6 +306,26 @@ def server_metadata(request: HttpRequest) -> JsonResponse:
     response["Cache-Control"] = f"public, max-age={METADATA_MAX_AGE_SECONDS}"
     response["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500. A database outage is a 503 the client can retry; anything else a plain
+    500. Never a stack trace: JSON on the API, a page for people."""
+    unavailable = isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE_ERRORS)
+    status = 503 if unavailable else 500
+    if request.path.startswith(JSON_PATH_PREFIXES):
+        if unavailable:
+            response = oauth_error(
+                "temporarily_unavailable", "The service is briefly unavailable; retry shortly.", status=503
+            )
+        else:
+            response = oauth_error("server_error", "The server failed to handle this request.", status=500)
+    else:
+        template = "temporarily_unavailable.html" if unavailable else "500.html"
+        response = HttpResponse(loader.render_to_string(template), status=status)
+    if unavailable:
+        response["Retry-After"] = str(RETRY_AFTER_OUTAGE_SECONDS)
+    return no_store(response)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -151,3 +151,20 @@ def test_sign_in_attempts_are_limited_per_address_and_per_username(client, user)
     assert statuses == [200] * 10 + [429]
     assert other_address.status_code == 429  # the username's own limit
     assert client.post(login, {"username": "bob", "password": "wrong"}, REMOTE_ADDR="198.51.100.7").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("setting", "endpoint"), [("OAUTH_RATE_REVOKE", "revoke"), ("OAUTH_RATE_INTROSPECT", "introspect")]
+)
+def test_revoke_and_introspect_answer_json_429(oauth, service_account, settings, setting, endpoint):
+    setattr(settings, setting, "2/m")
+    application, secret = service_account
+    send = oauth.revoke if endpoint == "revoke" else oauth.introspect
+
+    statuses = [send("some-token", application.client_id, secret=secret).status_code for _ in range(2)]
+    refused = send("some-token", application.client_id, secret=secret)
+
+    assert statuses == [200, 200]
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert int(refused["Retry-After"]) >= 1

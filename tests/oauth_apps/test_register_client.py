@@ -99,6 +99,8 @@ PUBLIC = "--type public --redirect-uri https://example.com/cb"
         (PUBLIC, "--scope"),
         (f"{PUBLIC} --scope read:profile --pkce optional", "public"),
         (f"{PUBLIC} --scope read:profile --allowed-origin https://example.com/path", "origin"),
+        (f"{PUBLIC} --scope read:profile --allowed-origin http://spa.example.com", "https"),
+        (f"{PUBLIC} --scope read:profile --allowed-origin https://*.example.com", "wildcard"),
     ],
 )
 def test_invalid_input_exits_with_a_one_line_reason_and_creates_nothing(db, args, reason):

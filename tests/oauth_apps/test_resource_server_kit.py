@@ -130,3 +130,30 @@ def test_a_token_for_an_inactive_user_is_refused(oauth, profile_token, user):
     user.save()
 
     assert oauth.bearer_get(ME_URL, profile_token).status_code == 401
+
+
+@pytest.fixture
+def kit_reading_the_jwks_url(settings, monkeypatch):
+    """The kit as another service configures it: keys from the JWKS URL, not the key ring."""
+    from oauth_apps import resource_server
+
+    served = []
+
+    def fetch_jwks(client):
+        served.append(client.uri)
+        return {"keys": key_ring.public_jwks()}
+
+    monkeypatch.setattr(jwt.PyJWKClient, "fetch_data", fetch_jwks)
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "JWK_URL": "https://auth.wetrials.test/v1/oauth/jwks"}
+    resource_server.access_token_backend.cache_clear()
+    yield served
+    resource_server.access_token_backend.cache_clear()
+
+
+def test_the_kit_verifies_with_keys_from_the_jwks_url(oauth, profile_token, kit_reading_the_jwks_url):
+    genuine = oauth.bearer_get(ME_URL, profile_token)
+    forged = oauth.bearer_get(ME_URL, forged_hs256_with_the_public_key(profile_token))
+
+    assert genuine.status_code == 200
+    assert forged.status_code == 401
+    assert kit_reading_the_jwks_url == ["https://auth.wetrials.test/v1/oauth/jwks"]
