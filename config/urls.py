@@ -11,6 +11,7 @@ urlpatterns = [
     path(".well-known/oauth-authorization-server", oauth_views.server_metadata, name="oauth-server-metadata"),
     path(".well-known/openid-configuration", oauth_views.server_metadata, name="openid-configuration"),
     path("v1/me", account_views.MeView.as_view(), name="me"),
+    path("v1/openapi.json", oauth_views.openapi_description, name="openapi"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("healthz", oauth_views.healthz, name="healthz"),

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -63,3 +67,17 @@ def no_store(response: JsonResponse) -> JsonResponse:
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response
+
+
+def json_get_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """GET (and HEAD) only; any other method is a JSON 405, as on the other OAuth endpoints."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = oauth_error("invalid_request", f"{request.path} accepts GET only.", status=405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(wrapper)

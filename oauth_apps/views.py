@@ -33,7 +33,7 @@ from accounts.claims import user_claims
 from oauth_apps import metadata, ratelimits
 from oauth_apps.audit import Actor, Kind, Outcome, TokenRequestFacts, audit_record, token_request_facts
 from oauth_apps.cors import cors_allow, cors_preflight
-from oauth_apps.http import form_body_problem, no_store, oauth_error, with_error_description
+from oauth_apps.http import form_body_problem, json_get_only, no_store, oauth_error, with_error_description
 from oauth_apps.keys import key_ring
 from oauth_apps.middleware import JSON_PATH_PREFIXES, PAGE_CSP
 from oauth_apps.models import Application
@@ -44,6 +44,7 @@ from oauth_apps.services import consent_new_scopes
 # Connection-level failures: the database is down or restarting, not a bug.
 DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
 RETRY_AFTER_OUTAGE_SECONDS = 5
+OPENAPI_PATH = settings.BASE_DIR / "docs" / "openapi.json"
 JWKS_MAX_AGE_SECONDS = 300
 METADATA_MAX_AGE_SECONDS = 300
 
@@ -292,6 +293,7 @@ class UserInfoView(APIView):
         return cors_allow(request, response, application)
 
 
+@json_get_only
 def jwks(request: HttpRequest) -> JsonResponse:
     """RFC 7517: every public key that may still verify a live token."""
     response = JsonResponse({"keys": key_ring.public_jwks()})
@@ -300,6 +302,7 @@ def jwks(request: HttpRequest) -> JsonResponse:
     return response
 
 
+@json_get_only
 def server_metadata(request: HttpRequest) -> JsonResponse:
     """RFC 8414 and OpenID Connect Discovery 1.0: one document, at both well-known paths."""
     response = JsonResponse(metadata.server_metadata())
@@ -328,10 +331,20 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return no_store(response)
 
 
+@json_get_only
+def openapi_description(request: HttpRequest) -> HttpResponse:
+    """The OpenAPI description of the endpoints, kept in the repository as docs/openapi.json."""
+    response = HttpResponse(OPENAPI_PATH.read_bytes(), content_type="application/json")
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@json_get_only
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@json_get_only
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": True, "cache": True}
     try:
