@@ -13,10 +13,7 @@ Run by .ci/run. Needs root (pg_ctlcluster) and restarts PostgreSQL whatever happ
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,16 +22,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import local_server
 import psycopg
 import redis
 import requests
+from local_server import PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1]
 DATABASE = "wetrials_outage"
 PORT = 9071
 URL = f"http://127.0.0.1:{PORT}"
+REDIS_URL = "redis://127.0.0.1:6379/5"
 
 
 def postgresql(action: str) -> None:
@@ -154,50 +152,18 @@ def main() -> int:
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    redis.Redis.from_url("redis://127.0.0.1:6379/5").flushdb()
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "OAUTH_ISSUER": URL,
-        "OAUTH_REQUIRE_HTTPS": "0",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-        "REDIS_URL": "redis://127.0.0.1:6379/5",
-        "DJANGO_LOG_LEVEL": "CRITICAL",
-        "BENCH_DIR": str(work),
-        **{f"OAUTH_RATE_{name}": "1000000/m" for name in ("AUTHORIZE", "TOKEN", "USERINFO", "REVOKE", "INTROSPECT")},
-    }
-    subprocess.run(
-        [str(BIN / "python"), "manage.py", "migrate", "--noinput"],
-        cwd=PROJECT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    env = local_server.environment(
+        port=PORT, database_url=f"postgres://postgres@127.0.0.1:5432/{DATABASE}", work=work, redis_url=REDIS_URL
     )
-    subprocess.run([str(BIN / "python"), "-m", "bench.seed", "1", "3000", "16"], cwd=PROJECT, env=env, check=True)
-    fixtures = json.loads((work / "fixtures.json").read_text())
+    fixtures = local_server.migrate_and_seed(env, codes=3000, chains=16)
     codes = (work / "codes-0.txt").read_text().split()
     chains = (work / "refresh_tokens-0.txt").read_text().split()
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2"],
-        cwd=PROJECT,
-        env=env,
-        stdout=(work / "gunicorn.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    server = local_server.start_gunicorn(env, PORT)
     load = Load(fixtures, codes, chains)
     threads = [threading.Thread(target=load.run) for _ in range(4)]
     timeline: dict[str, float] = {}
     try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{URL}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
         load.started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -213,8 +179,7 @@ def main() -> int:
         load.stop.set()
         for thread in threads:
             thread.join(timeout=30)
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+        local_server.stop(server)
         if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], check=False).returncode != 0:
             postgresql("start")
     return report(load, timeline, env)

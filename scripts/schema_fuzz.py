@@ -11,20 +11,15 @@ users). Prints the requests by endpoint and status. Run by .ci/run.
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
-import requests
+import local_server
+from local_server import BIN, PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 PORT = 9081
 URL = f"http://127.0.0.1:{PORT}"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -78,52 +73,16 @@ def fuzz(report: Path, max_examples: int, *headers: str) -> None:
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="wetrials-fuzz-"))
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "OAUTH_ISSUER": URL,
-        "OAUTH_REQUIRE_HTTPS": "0",
-        "DATABASE_URL": f"sqlite:///{work / 'fuzz.sqlite3'}",
-        "DJANGO_LOG_LEVEL": "CRITICAL",
-        "BENCH_DIR": str(work),
-        **{
-            f"OAUTH_RATE_{name}": "10000000/m"
-            for name in ("AUTHORIZE", "TOKEN", "USERINFO", "REVOKE", "INTROSPECT", "SIGN_IN", "CLIENT_AUTH_FAILURES")
-        },
-    }
-    subprocess.run(
-        [str(BIN / "python"), "manage.py", "migrate", "--noinput"],
-        cwd=PROJECT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    subprocess.run([str(BIN / "python"), "-m", "bench.seed", "1", "10", "2"], cwd=PROJECT, env=env, check=True)
-    access_token = json.loads((work / "fixtures.json").read_text())["access_token"]
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2"],
-        cwd=PROJECT,
-        env=env,
-        stdout=(work / "gunicorn.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    env = local_server.environment(port=PORT, database_url=f"sqlite:///{work / 'fuzz.sqlite3'}", work=work)
+    access_token = local_server.migrate_and_seed(env, codes=10, chains=2)["access_token"]
+    server = local_server.start_gunicorn(env, PORT)
     try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{URL}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
         before = persisted_counts(env)
         fuzz(work / "anonymous.har", 1000)
         fuzz(work / "bearer.har", 650, f"Authorization: Bearer {access_token}")
         after = persisted_counts(env)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+        local_server.stop(server)
 
     tally: Counter[tuple[str, str, int]] = Counter()
     for har in ("anonymous.har", "bearer.har"):

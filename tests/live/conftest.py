@@ -107,6 +107,10 @@ class LiveServer:
     def register_client(self, *args: str) -> dict[str, str]:
         return json.loads(self.manage("register_client", *args))
 
+    def register_service_account(self, name: str) -> dict[str, str]:
+        grant = ("--grant", "client_credentials", "--scope", "read:participants")
+        return self.register_client("--name", name, "--type", "confidential", *grant)
+
 
 @contextmanager
 def gunicorn_instances(

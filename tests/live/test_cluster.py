@@ -31,16 +31,7 @@ def wait_for_a_fresh_window(key: str, *, needed_seconds: int = 30) -> None:
 
 def test_the_token_limit_holds_across_instances(cluster):
     first, second = cluster
-    service = first.register_client(
-        "--name",
-        "Cluster Export",
-        "--type",
-        "confidential",
-        "--grant",
-        "client_credentials",
-        "--scope",
-        "read:participants",
-    )
+    service = first.register_service_account("Cluster Export")
     sessions = [session_for(first), session_for(second)]
     grant = {"grant_type": "client_credentials", "scope": "read:participants"}
     credentials = (service["client_id"], service["client_secret"])
@@ -63,16 +54,7 @@ def test_the_token_limit_holds_across_instances(cluster):
 
 def test_a_revocation_on_one_instance_is_refused_by_the_other_at_once(cluster):
     first, second = cluster
-    service = first.register_client(
-        "--name",
-        "Cluster Reader",
-        "--type",
-        "confidential",
-        "--grant",
-        "client_credentials",
-        "--scope",
-        "read:participants",
-    )
+    service = first.register_service_account("Cluster Reader")
     credentials = (service["client_id"], service["client_secret"])
     token = (
         session_for(first)

@@ -30,16 +30,7 @@ EXAMPLES = [
 def example_environment(live_server_tls) -> dict[str, str]:
     """What the examples read: the server, a service account, and a user's access token."""
     server = live_server_tls
-    service = server.register_client(
-        "--name",
-        "Docs Export",
-        "--type",
-        "confidential",
-        "--grant",
-        "client_credentials",
-        "--scope",
-        "read:participants",
-    )
+    service = server.register_service_account("Docs Export")
     app = server.register_client(
         "--name", "Docs App", "--type", "public", "--redirect-uri", REDIRECT_URI, "--scope", "read:profile"
     )

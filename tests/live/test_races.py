@@ -75,6 +75,18 @@ def new_code(server, browser, client: dict[str, str]) -> tuple[str, str]:
     return authorization_code(browser, server, query), verifier
 
 
+def new_tokens(server, browser, client: dict[str, str]) -> dict:
+    code, verifier = new_code(server, browser, client)
+    exchange = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "client_id": client["client_id"],
+        "code_verifier": verifier,
+    }
+    return tls_session(server).post(f"{server.url}/v1/oauth/token", data=exchange, timeout=10).json()
+
+
 def outcome(response: requests.Response) -> str:
     return "200" if response.status_code == 200 else f"{response.status_code} {response.json().get('error')}"
 
@@ -116,22 +128,7 @@ def test_a_refresh_token_presented_by_20_requests_at_once_rotates_once_then_the_
     tally: Counter[str] = Counter()
     client_id = race_client["client_id"]
     for _ in range(ROUNDS):
-        code, verifier = new_code(race_server, browser, race_client)
-        tokens = (
-            tls_session(race_server)
-            .post(
-                f"{race_server.url}/v1/oauth/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": REDIRECT_URI,
-                    "client_id": client_id,
-                    "code_verifier": verifier,
-                },
-                timeout=10,
-            )
-            .json()
-        )
+        tokens = new_tokens(race_server, browser, race_client)
         refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id}
 
         responses = all_at_once(race_server, refresh)
@@ -151,34 +148,10 @@ def test_a_refresh_token_presented_by_20_requests_at_once_rotates_once_then_the_
 
 def test_revoking_a_connected_app_while_it_refreshes_leaves_no_live_token(race_server, browser, race_client):
     client_id = race_client["client_id"]
-    service = race_server.register_client(
-        "--name",
-        "Race Introspector",
-        "--type",
-        "confidential",
-        "--grant",
-        "client_credentials",
-        "--scope",
-        "read:participants",
-    )
+    service = race_server.register_service_account("Race Introspector")
     results: Counter[str] = Counter()
     for _ in range(ROUNDS):
-        code, verifier = new_code(race_server, browser, race_client)
-        tokens = (
-            tls_session(race_server)
-            .post(
-                f"{race_server.url}/v1/oauth/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": REDIRECT_URI,
-                    "client_id": client_id,
-                    "code_verifier": verifier,
-                },
-                timeout=10,
-            )
-            .json()
-        )
+        tokens = new_tokens(race_server, browser, race_client)
         revoke_url = f"{race_server.url}/accounts/apps/{client_id}/revoke/"
         csrf = browser.cookies.get("csrftoken")
         refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id}
