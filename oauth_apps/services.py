@@ -76,13 +76,12 @@ def access_revoke(
 
 def consent_covers(*, user_id: int | str, application: Application, scopes: Sequence[str]) -> bool:
     """Whether the user has already allowed this client every one of `scopes`."""
-    granted = Consent.objects.filter(user_id=user_id, application=application).values_list("scope", flat=True).first()
-    return granted is not None and set(scopes) <= set(granted.split())
+    return bool(scopes) and not consent_new_scopes(user_id=user_id, application=application, scopes=scopes)
 
 
-def consent_new_scopes(*, user: AbstractBaseUser, application: Application, scopes: Sequence[str]) -> list[str]:
+def consent_new_scopes(*, user_id: int | str, application: Application, scopes: Sequence[str]) -> list[str]:
     """The requested scopes the user has not allowed this client before (all of them, the first time)."""
-    granted = Consent.objects.filter(user=user, application=application).values_list("scope", flat=True).first()
+    granted = Consent.objects.filter(user_id=user_id, application=application).values_list("scope", flat=True).first()
     if granted is None:
         return list(scopes)
     return [scope for scope in scopes if scope not in granted.split()]

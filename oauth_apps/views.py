@@ -97,7 +97,7 @@ class AuthorizationView(dot_views.AuthorizationView):
         # A valid request that needs consent. Skip the page when the user already allowed
         # every requested scope, unless the client asks to be shown it (prompt=consent).
         scopes = context["scopes"]
-        new_scopes = consent_new_scopes(user=self.request.user, application=application, scopes=scopes)
+        new_scopes = consent_new_scopes(user_id=self.request.user.pk, application=application, scopes=scopes)
         if not new_scopes and "consent" not in self.request.GET.get("prompt", "").split():
             return self.approve_remembered(form)
         context["scope_items"] = [
