@@ -39,7 +39,8 @@ def connected_app_list(*, user: AbstractBaseUser) -> list[ConnectedApp]:
     return [
         ConnectedApp(
             application=consent.application,
-            scope_descriptions=[descriptions.get(scope, scope) for scope in consent.scopes],
+            # Two scopes may tell the user the same thing (profile, read:profile): say it once.
+            scope_descriptions=list(dict.fromkeys(descriptions.get(scope, scope) for scope in consent.scopes)),
             authorized_at=consent.created_at,
             last_used_at=consent.last_used_at,
         )

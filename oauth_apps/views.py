@@ -100,11 +100,14 @@ class AuthorizationView(dot_views.AuthorizationView):
         new_scopes = consent_new_scopes(user_id=self.request.user.pk, application=application, scopes=scopes)
         if not new_scopes and "consent" not in self.request.GET.get("prompt", "").split():
             return self.approve_remembered(form)
-        context["scope_items"] = [
-            {"description": description, "is_new": scope in new_scopes}
-            for scope, description in zip(scopes, context["scopes_descriptions"], strict=True)
-        ]
+        # Two scopes may tell the user the same thing (profile, read:profile): say it once.
+        scope_items: dict[str, bool] = {}
+        for scope, description in zip(scopes, context["scopes_descriptions"], strict=True):
+            scope_items[description] = scope_items.get(description, False) or scope in new_scopes
+        context["scope_items"] = [{"description": text, "is_new": is_new} for text, is_new in scope_items.items()]
         context["asked_before"] = len(new_scopes) < len(scopes)
+        redirect_parts = urlsplit(form.initial["redirect_uri"])
+        context["redirect_host"] = redirect_parts.netloc or f"{redirect_parts.scheme}:"
         response = super().render_to_response(context, **response_kwargs)
         # Not no-referrer: under it, browsers post the consent form with `Origin: null`,
         # which the CSRF check must refuse. same-origin still sends nothing to other sites.

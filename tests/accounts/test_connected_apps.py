@@ -122,3 +122,12 @@ def test_revoked_app_asks_for_consent_again(oauth, public_app):
 
     assert page.status_code == 200
     assert "Allow access" in page.content.decode()
+
+
+def test_scopes_that_tell_the_user_the_same_thing_are_listed_once(oauth, public_app):
+    oauth.tokens_for(public_app, scope="profile read:profile email")
+
+    html = oauth.client.get(APPS_URL).content.decode()
+
+    assert html.count("See your name and username") == 1
+    assert "See your email address" in html

@@ -90,3 +90,13 @@ def test_denying_remembers_nothing(oauth, public_app):
     assert redirect_params(oauth.decide(request, allow=False))["error"] == "access_denied"
 
     assert oauth.consent_page(request_for(public_app, "openid")).status_code == 200
+
+
+def test_scopes_that_tell_the_user_the_same_thing_are_listed_once(oauth, public_app):
+    oauth.tokens_for(public_app, scope="openid")
+
+    page = oauth.consent_page(request_for(public_app, "openid profile read:profile"))
+
+    items = [(item["description"], item["is_new"]) for item in page.context["scope_items"]]
+    assert items == [("Confirm your identity (sign you in)", False), ("See your name and username", True)]
+    assert page.content.decode().count("See your name and username") == 1
