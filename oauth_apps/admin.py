@@ -30,6 +30,9 @@ class ScopeAdmin(admin.ModelAdmin):
     search_fields = ("name", "description")
 
 
+OFFERED_GRANTS = (Application.GRANT_AUTHORIZATION_CODE, Application.GRANT_CLIENT_CREDENTIALS)
+
+
 class ApplicationForm(forms.ModelForm):
     class Meta:
         model = Application
@@ -51,6 +54,11 @@ class ApplicationForm(forms.ModelForm):
             "user": "The staff member or team account responsible for this client (required for service accounts).",
         }
         widgets = {"allowed_scopes": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        grant = self.fields["authorization_grant_type"]
+        grant.choices = [(value, label) for value, label in grant.choices if value in OFFERED_GRANTS]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -75,6 +75,19 @@ def test_public_client_cannot_have_the_client_credentials_grant(admin, staff):
     assert not Application.objects.exists()
 
 
+def test_the_form_offers_only_the_grants_the_server_supports(admin):
+    form = admin.get(ADD_URL).context["adminform"].form
+    assert [value for value, _ in form.fields["authorization_grant_type"].choices] == [
+        "authorization-code",
+        "client-credentials",
+    ]
+
+    response = admin.post(ADD_URL, client_form(authorization_grant_type="password"))
+
+    assert "authorization_grant_type" in response.context["adminform"].form.errors
+    assert not Application.objects.exists()
+
+
 def test_service_account_needs_an_owner(admin):
     response = admin.post(ADD_URL, client_form(authorization_grant_type="client-credentials", redirect_uris=""))
 
