@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 
 from oauth_apps.keys import key_ring
 from oauth_apps.services import application_register
-from tests.oauth import HttpsClient, OAuthTestClient, basic_auth
+from tests.oauth import AuthorizationRequest, HttpsClient, OAuthTestClient, basic_auth
 
 REDIRECT_URI = "https://app.example.com/callback"
 PASSWORD = "correct horse battery staple"
@@ -99,3 +100,18 @@ def service_token(oauth, service_account) -> str:
     )
     assert response.status_code == 200, response.content
     return response.json()["access_token"]
+
+
+@pytest.fixture
+def pages(oauth, public_app):
+    """Every page an end user sees, signed in where it needs it."""
+    sign_in = oauth.client.get(reverse("accounts:login"))
+    oauth.tokens_for(public_app, scope="openid")
+    return {
+        "sign-in": sign_in,
+        "consent": oauth.consent_page(AuthorizationRequest(client_id=public_app.client_id, scope="openid email")),
+        "account": oauth.client.get(reverse("accounts:home")),
+        "connected apps": oauth.client.get(reverse("accounts:connected-apps")),
+        "revoke confirmation": oauth.client.get(f"/accounts/apps/{public_app.client_id}/revoke/"),
+        "authorize error": oauth.client.get("/v1/oauth/authorize", {"client_id": "unknown"}),
+    }

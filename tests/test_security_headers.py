@@ -5,7 +5,6 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-import pytest
 from django.urls import reverse
 
 from tests.oauth import AuthorizationRequest, redirect_params
@@ -26,21 +25,6 @@ def third_party_urls(html: str) -> list[str]:
     parser = AssetLinks()
     parser.feed(html)
     return [url for url in parser.urls if urlsplit(url).netloc]
-
-
-@pytest.fixture
-def pages(oauth, public_app):
-    """Every page an end user sees, signed in where it needs it."""
-    sign_in = oauth.client.get(reverse("accounts:login"))
-    oauth.tokens_for(public_app, scope="openid")
-    return {
-        "sign-in": sign_in,
-        "consent": oauth.consent_page(AuthorizationRequest(client_id=public_app.client_id, scope="openid email")),
-        "account": oauth.client.get(reverse("accounts:home")),
-        "connected apps": oauth.client.get(reverse("accounts:connected-apps")),
-        "revoke confirmation": oauth.client.get(f"/accounts/apps/{public_app.client_id}/revoke/"),
-        "authorize error": oauth.client.get("/v1/oauth/authorize", {"client_id": "unknown"}),
-    }
 
 
 def test_pages_cannot_be_framed(pages):
