@@ -7,7 +7,7 @@ DEV_ENV := DJANGO_DEBUG=1 OAUTH_REQUIRE_HTTPS=0
 # The browser tests drive Debian's Chromium (never a browser a test tool downloads).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-dev browser run cluster bench test lint format clean
+.PHONY: install install-dev browser run demo cluster bench test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ run: install
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# The server and the Symptom Diary demo app (examples/demo_app) on http://127.0.0.1:8765.
+demo: install-dev
+	bash scripts/demo.sh
 
 # Two instances sharing PostgreSQL and Redis (scripts/cluster.sh says how).
 cluster: install

@@ -36,9 +36,15 @@ def test_staff_registers_a_client_and_sees_the_secret_once(live_server_tls, page
     secret = page.inner_text("#client-secret").strip()
     client_id = page.inner_text("#client-id").strip()
     assert "shown this once" in page.inner_text("#content-main")
-    screenshot(page, "admin-client-secret-shown-once")
+    screenshot(page, "desktop/admin-client-secret-shown-once")
+    page.set_viewport_size({"width": 375, "height": 740})
+    screenshot(page, "375px/admin-client-secret-shown-once")
     page.click("text=I have stored it")
     assert secret not in page.content()
+    assert client_id in page.inner_text("#content-main")  # the client's change page
+    screenshot(page, "375px/admin-client-page")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    screenshot(page, "desktop/admin-client-page")
 
     # The staff member is signed in as a user too: authorize the new client and use the secret.
     verifier = secrets.token_urlsafe(48)

@@ -68,14 +68,14 @@ def test_user_revokes_a_connected_app(live_server_tls, page):
     page.goto(f"{url}/accounts/apps/")
     assert "Symptom Tracker" in page.inner_text("main")
     assert "See your name and username" in page.inner_text("main")
-    screenshot(page, "connected-apps-before-revoke")
+    screenshot(page, "desktop/connected-apps-before-revoke")
     page.get_by_role("link", name=re.compile("^Revoke access for Symptom Tracker")).click()
     page.get_by_role("button", name=re.compile("^Revoke")).click()
 
     page.wait_for_url(f"{url}/accounts/apps/")
     assert "Symptom Tracker can no longer access" in page.inner_text("main")
     assert page.locator(".app", has_text="Symptom Tracker").count() == 0
-    screenshot(page, "connected-apps-after-revoke")
+    screenshot(page, "desktop/connected-apps-after-revoke")
     refresh = session.post(
         f"{url}/v1/oauth/token",
         data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": app["client_id"]},
