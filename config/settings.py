@@ -27,7 +27,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_ratelimit",
-    # oauth2_provider must come before oauth_apps, which swaps its Application model.
+    # Its cleartokens replaces DOT's: Django runs the command of the first app that has it.
+    "oauth_apps.maintenance",
+    # oauth2_provider must come before oauth_apps, whose admin subclasses DOT's.
     "oauth2_provider",
     "accounts",
     "oauth_apps",
