@@ -7,7 +7,7 @@ DEV_ENV := DJANGO_DEBUG=1 OAUTH_REQUIRE_HTTPS=0
 # The browser tests drive Debian's Chromium (never a browser a test tool downloads).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-dev browser run demo cluster bench test lint format clean
+.PHONY: install install-dev browser run demo cluster bench scale test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ cluster: install
 # The load benchmark (bench/README.md): PostgreSQL and Redis on loopback, wrk as the load.
 bench: install-dev /usr/bin/wrk
 	$(BIN)/python -m bench.run
+
+# Data at scale: a million tokens in PostgreSQL, query plans, latency, cleartokens while serving.
+scale: install-dev
+	$(BIN)/python -m bench.scale
 
 test: install-dev $(CHROMIUM)
 	$(BIN)/pytest
