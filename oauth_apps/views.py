@@ -19,6 +19,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot_views
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
@@ -71,10 +72,23 @@ class AuthorizationView(dot_views.AuthorizationView):
             user = request.user
             key = f"user:{user.pk}" if user.is_authenticated else f"ip:{client_address(request)}"
             response = limit_page(request, ratelimits.AUTHORIZE, key)
+            if response is None and not user.is_authenticated:
+                response = self.broken_link_response(request)
         response = response or super().dispatch(request, *args, **kwargs)
         response["Content-Security-Policy"] = PAGE_CSP
         response.setdefault("Referrer-Policy", "no-referrer")
         return response
+
+    def broken_link_response(self, request: HttpRequest) -> HttpResponse | None:
+        """The error page for a request that can never succeed (unknown client, unregistered
+        redirect URI), shown before sign-in: signing in would not help."""
+        try:
+            self.validate_authorization_request(request)
+        except FatalClientError as error:
+            return self.error_response(error, application=None)
+        except OAuthToolkitError:
+            pass  # errors the client is told about: after sign-in, as before
+        return None
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # OIDC Core §3.1.2.1: prompt=login and an exceeded max_age ask for a fresh sign-in.

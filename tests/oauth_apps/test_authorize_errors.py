@@ -82,6 +82,29 @@ def test_inactive_scope_is_invalid_scope(signed_in, public_app):
     assert params["error"] == "invalid_scope"
 
 
+@pytest.mark.parametrize(
+    "request_fields",
+    [{"client_id": "no-such-client"}, {"redirect_uri": "https://evil.example.com/callback"}],
+    ids=["unknown client", "unregistered redirect URI"],
+)
+def test_a_broken_link_says_so_before_asking_to_sign_in(client, public_app, request_fields):
+    request = AuthorizationRequest(**({"client_id": public_app.client_id} | request_fields))
+
+    response = client.get(AUTHORIZE_URL, request.params())
+
+    assert response.status_code == 400
+    assert "This sign-in link doesn" in response.content.decode()
+    assert "Location" not in response
+
+
+@pytest.mark.parametrize("scope", ["read:profile", "write:everything"], ids=["valid", "invalid scope"])
+def test_other_requests_still_ask_to_sign_in_first(client, public_app, scope):
+    response = client.get(AUTHORIZE_URL, AuthorizationRequest(client_id=public_app.client_id, scope=scope).params())
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
 def test_prompt_none_without_a_session_is_login_required(client, public_app, settings):
     request = AuthorizationRequest(client_id=public_app.client_id, scope="openid", extra={"prompt": "none"})
 
