@@ -51,10 +51,15 @@ COUNTED = {
 
 
 def recreate(database: str) -> str:
+    drop(database)
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{database}"')
     return f"{PG}/{database}"
+
+
+def drop(database: str) -> None:
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def counts(url: str) -> dict[str, int]:
@@ -229,26 +234,36 @@ def report(small: dict, large: dict, small_times: dict, large_times: dict, clean
     return "\n".join(lines) + "\n"
 
 
+def measure(database: str, work: Path, port: int, history: bool, requests_each: int) -> dict:
+    prepared = prepare(database, work, port, history=history, requests_each=requests_each)
+    server = start_gunicorn(prepared["env"], port)
+    try:
+        paths = Paths(f"http://127.0.0.1:{port}", work, prepared["fixtures"])
+        prepared["times"] = sequential_latencies(paths, requests_each)
+        if history:
+            prepared["before"] = counts(prepared["url"])
+            prepared["cleanup"] = cleanup_under_load(paths, prepared["env"])
+            prepared["after"] = counts(prepared["url"])
+    finally:
+        stop(server)
+    return prepared
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="sequential requests per path")
+    parser.add_argument("--keep", action="store_true", help="keep the two databases (about 1.5 GB) afterwards")
     args = parser.parse_args()
+    results = {}
     with tempfile.TemporaryDirectory() as small_dir, tempfile.TemporaryDirectory() as large_dir:
-        results = {}
-        for label, directory, port, history in (("small", small_dir, 9201, False), ("large", large_dir, 9202, True)):
-            work = Path(directory)
-            prepared = prepare(f"wetrials_scale_{label}", work, port, history=history, requests_each=args.requests)
-            server = start_gunicorn(prepared["env"], port)
-            try:
-                paths = Paths(f"http://127.0.0.1:{port}", work, prepared["fixtures"])
-                prepared["times"] = sequential_latencies(paths, args.requests)
-                if history:
-                    prepared["before"] = counts(prepared["url"])
-                    prepared["cleanup"] = cleanup_under_load(paths, prepared["env"])
-                    prepared["after"] = counts(prepared["url"])
-            finally:
-                stop(server)
-            results[label] = prepared
+        runs = (("small", small_dir, 9201, False), ("large", large_dir, 9202, True))
+        try:
+            for label, directory, port, history in runs:
+                results[label] = measure(f"wetrials_scale_{label}", Path(directory), port, history, args.requests)
+        finally:
+            if not args.keep:
+                for label, *_ in runs:
+                    drop(f"wetrials_scale_{label}")
     large = results["large"]
     text = report(results["small"], large, results["small"]["times"], large["times"], large["cleanup"],
                   large["before"], large["after"])  # fmt: skip
