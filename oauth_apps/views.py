@@ -87,7 +87,7 @@ class AuthorizationView(dot_views.AuthorizationView):
         except FatalClientError as error:
             return self.error_response(error, application=None)
         except OAuthToolkitError:
-            pass  # errors the client is told about: after sign-in, as before
+            return None  # an error the client is told about: after sign-in, as before
         return None
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
