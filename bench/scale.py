@@ -192,8 +192,9 @@ def cleanup_under_load(paths: Paths, env: dict[str, str]) -> dict:
     return {"seconds": duration, "latency": summary, "log": output.stderr + output.stdout}
 
 
-def report(small: dict, large: dict, small_times: dict, large_times: dict, cleanup: dict, before: dict,
-           after: dict) -> str:  # fmt: skip
+def report(small: dict, large: dict) -> str:
+    """The markdown report: row counts, latency small against large, the cleanup, every plan."""
+    before, after, cleanup = large["before"], large["after"], large["cleanup"]
     lines = [
         "# Data at scale",
         "",
@@ -205,8 +206,8 @@ def report(small: dict, large: dict, small_times: dict, large_times: dict, clean
     lines += ["", "## Latency, sequential requests (ms)", ""]
     lines += ["| path | n | p50 small | p50 large | p95 small | p95 large | p99 small | p99 large | max large |"]
     lines += ["|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, large_row in large_times.items():
-        small_row = small_times[name]
+    for name, large_row in large["times"].items():
+        small_row = small["times"][name]
         lines.append(
             f"| {name.replace('_', ' ')} | {large_row['n']} | {small_row['p50']:.1f} | {large_row['p50']:.1f} | "
             f"{small_row['p95']:.1f} | {large_row['p95']:.1f} | {small_row['p99']:.1f} | {large_row['p99']:.1f} | "
@@ -264,9 +265,7 @@ def main() -> None:
             if not args.keep:
                 for label, *_ in runs:
                     drop(f"wetrials_scale_{label}")
-    large = results["large"]
-    text = report(results["small"], large, results["small"]["times"], large["times"], large["cleanup"],
-                  large["before"], large["after"])  # fmt: skip
+    text = report(results["small"], results["large"])
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"scale-{datetime.now(UTC):%Y%m%d-%H%M%S}.md"
     path.write_text(text)
