@@ -28,6 +28,12 @@ def form_fields(html: str) -> dict[str, str]:
     return parser.fields
 
 
+def code_exchange(code: str, verifier: str, redirect_uri: str, client_id: str | None = None) -> dict[str, str]:
+    """The token request body that redeems an authorization code (a public client adds its client_id)."""
+    body = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
+    return body | ({"client_id": client_id} if client_id else {})
+
+
 def tls_session(server: Any) -> requests.Session:
     session = requests.Session()
     session.verify = str(server.ca_bundle)

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.live.conftest import screenshot
+from tests.live.flows import code_exchange
 from tests.oauth import s256
 
 pytestmark = pytest.mark.live
@@ -65,12 +66,7 @@ def test_staff_registers_a_client_and_sees_the_secret_once(live_server_tls, page
 
     response = requests.post(
         f"{url}/v1/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URIS[1],
-            "code_verifier": verifier,
-        },
+        data=code_exchange(code, verifier, REDIRECT_URIS[1]),
         auth=(client_id, secret),
         verify=str(live_server_tls.ca_bundle),
         timeout=5,

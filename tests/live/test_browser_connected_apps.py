@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.live.conftest import screenshot
+from tests.live.flows import code_exchange
 from tests.oauth import s256
 
 pytestmark = pytest.mark.live
@@ -55,13 +56,7 @@ def test_user_revokes_a_connected_app(live_server_tls, page):
     session.verify, session.trust_env = str(live_server_tls.ca_bundle), False
     tokens = session.post(
         f"{url}/v1/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-            "client_id": app["client_id"],
-        },
+        data=code_exchange(code, verifier, REDIRECT_URI, app["client_id"]),
         timeout=5,
     ).json()
 

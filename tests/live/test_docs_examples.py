@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.live.conftest import LiveServer, gunicorn_instances
-from tests.live.flows import authorization_code, signed_in_browser, tls_session
+from tests.live.flows import authorization_code, code_exchange, signed_in_browser, tls_session
 from tests.oauth import s256
 
 pytestmark = pytest.mark.live
@@ -98,13 +98,12 @@ def docs_world(docs_server) -> DocsWorld:
         tls_session(server)
         .post(
             f"{server.url}/v1/oauth/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": callback["WETRIALS_CODE"],
-                "redirect_uri": REDIRECT_URI,
-                "client_id": clients["public"]["client_id"],
-                "code_verifier": callback["WETRIALS_CODE_VERIFIER"],
-            },
+            data=code_exchange(
+                callback["WETRIALS_CODE"],
+                callback["WETRIALS_CODE_VERIFIER"],
+                REDIRECT_URI,
+                clients["public"]["client_id"],
+            ),
             timeout=10,
         )
         .json()

@@ -12,7 +12,7 @@ from functools import partial
 import pytest
 import requests
 
-from tests.live.flows import authorization_code, signed_in_browser, tls_session
+from tests.live.flows import authorization_code, code_exchange, signed_in_browser, tls_session
 from tests.oauth import s256
 
 pytestmark = pytest.mark.live
@@ -77,13 +77,7 @@ def new_code(server, browser, client: dict[str, str]) -> tuple[str, str]:
 
 def new_tokens(server, browser, client: dict[str, str]) -> dict:
     code, verifier = new_code(server, browser, client)
-    exchange = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT_URI,
-        "client_id": client["client_id"],
-        "code_verifier": verifier,
-    }
+    exchange = code_exchange(code, verifier, REDIRECT_URI, client["client_id"])
     return tls_session(server).post(f"{server.url}/v1/oauth/token", data=exchange, timeout=10).json()
 
 
@@ -95,13 +89,7 @@ def test_a_code_redeemed_by_20_requests_at_once_issues_one_family_then_revokes_i
     tally: Counter[str] = Counter()
     for _ in range(ROUNDS):
         code, verifier = new_code(race_server, browser, race_client)
-        exchange = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "client_id": race_client["client_id"],
-            "code_verifier": verifier,
-        }
+        exchange = code_exchange(code, verifier, REDIRECT_URI, race_client["client_id"])
 
         responses = all_at_once(race_server, exchange)
 
