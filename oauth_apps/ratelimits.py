@@ -1,5 +1,5 @@
-"""Rate limits (contract, "Rate limits"): fixed one-minute windows counted with
-django-ratelimit in the shared cache, so every server instance enforces one limit.
+"""Rate limits (contract, "Rate limits"): django-ratelimit's fixed one-minute windows,
+counted in the shared cache, so every server instance enforces one limit.
 
 If the cache is unreachable, a limit either lets the request through (fail open) or
 refuses it (fail closed); each limit below says which and why.
@@ -11,10 +11,13 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django_ratelimit.core import get_usage
+from django_ratelimit import core as ratelimit_core
 from redis.exceptions import RedisError
+
+from oauth_apps.cache import window_counts
 
 log = logging.getLogger(__name__)
 
@@ -59,34 +62,51 @@ class RateLimitUnavailable(Exception):
     """The counters can't be read and the limit fails closed."""
 
 
+@dataclass(frozen=True)
+class Charge:
+    """One request against `limit` for `key`; `look_only` reads the counter without counting."""
+
+    limit: Limit
+    key: str
+    look_only: bool = False
+
+
 def limit_count(limit: Limit, key: str) -> None:
     """Count one request against `key`; raise RateLimitExceeded once it is over the limit."""
-    _check(limit, key, increment=True)
+    limits_charge(Charge(limit, key))
 
 
-def limit_check(limit: Limit, key: str) -> None:
-    """Raise RateLimitExceeded if `key` is already over the limit, without counting."""
-    _check(limit, key, increment=False)
-
-
-def _check(limit: Limit, key: str, *, increment: bool) -> None:
-    try:
-        # No request object: the key is computed by the caller, and the method is not checked.
-        usage = get_usage(
-            None, group=limit.group, key=lambda _group, _request: key, rate=limit.rate, increment=increment
-        )
-    except CACHE_ERRORS:
-        log.exception(
-            "Rate-limit counters unavailable (%s fails %s)", limit.group, "open" if limit.fail_open else "closed"
-        )
-        if limit.fail_open:
-            return
-        raise RateLimitUnavailable() from None
-    if usage is None:  # RATELIMIT_ENABLE = False
+def limits_charge(*charges: Charge) -> None:
+    """Apply several limits in one cache round trip (one Lua call on Redis): the token path
+    counts two or three per request. Raise RateLimitExceeded if any of them is over: a
+    counted request once its counter passes the limit, a look once the counter reaches it.
+    Windows and cache keys are django-ratelimit's, so its own counters and these agree."""
+    if not charges or not getattr(settings, "RATELIMIT_ENABLE", True):
         return
-    over = usage["count"] > usage["limit"] if increment else usage["count"] >= usage["limit"]
-    if over:
-        raise RateLimitExceeded(retry_after=max(1, usage["time_left"]))
+    counters, windows = [], []
+    for charge in charges:
+        limit, period = ratelimit_core._split_rate(charge.limit.rate)
+        window_end = ratelimit_core._get_window(charge.key, period)
+        key = ratelimit_core._make_cache_key(charge.limit.group, window_end, charge.limit.rate, charge.key, None)
+        counters.append((key, 0 if charge.look_only else 1, period + ratelimit_core.EXPIRATION_FUDGE))
+        windows.append((limit, window_end))
+    try:
+        counts = window_counts(caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")], counters)
+    except CACHE_ERRORS:
+        groups = ", ".join(charge.limit.group for charge in charges)
+        fails_closed = any(not charge.limit.fail_open for charge in charges)
+        log.exception("Rate-limit counters unavailable (%s fail %s)", groups, "closed" if fails_closed else "open")
+        if fails_closed:
+            raise RateLimitUnavailable() from None
+        return
+    now = int(ratelimit_core.time.time())
+    retry_after = [
+        max(1, window_end - now)
+        for charge, (limit, window_end), count in zip(charges, windows, counts, strict=True)
+        if (count >= limit if charge.look_only else count > limit)
+    ]
+    if retry_after:
+        raise RateLimitExceeded(retry_after=max(retry_after))
 
 
 def limit_page(request: HttpRequest, limit: Limit, key: str) -> HttpResponse | None:

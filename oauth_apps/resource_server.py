@@ -119,8 +119,6 @@ class AccessTokenAuthentication(JWTAuthentication):
     """`Authorization: Bearer <access token>`; the request user is the token's user, or a
     stateless TokenUser for a service account's token (whose `sub` is its client id)."""
 
-    check_revocation = False
-
     def authenticate(self, request: Request) -> tuple[Any, AccessToken] | None:
         header = self.get_header(request)
         if header is None:
@@ -129,9 +127,10 @@ class AccessTokenAuthentication(JWTAuthentication):
         if raw_token is None:
             return None
         token = self.get_validated_token(raw_token)
-        if self.check_revocation and not access_token_is_live(raw_token):
-            raise InvalidToken("The token has been revoked.")
-        return self.get_user(token), token
+        return self.token_user(raw_token, token), token
+
+    def token_user(self, raw_token: bytes, validated_token: AccessToken) -> Any:
+        return self.get_user(validated_token)
 
     def get_validated_token(self, raw_token: bytes) -> AccessToken:
         try:
@@ -155,17 +154,27 @@ class AccessTokenAuthentication(JWTAuthentication):
 
 
 class RevocationCheckedAccessTokenAuthentication(AccessTokenAuthentication):
-    """Also refuses tokens revoked before they expired, by asking this server's database."""
+    """Also refuses tokens revoked before they expired, by asking this server's database in
+    the query that loads the token's user."""
 
-    check_revocation = True
+    def token_user(self, raw_token: bytes, validated_token: AccessToken) -> Any:
+        from oauth2_provider.models import get_access_token_model  # inside the authorization server only
 
-
-def access_token_is_live(raw_token: bytes | str) -> bool:
-    from oauth2_provider.models import get_access_token_model
-
-    token = raw_token.decode() if isinstance(raw_token, bytes) else raw_token
-    checksum = hashlib.sha256(token.encode()).hexdigest()
-    return get_access_token_model().objects.filter(token_checksum=checksum, expires__gt=timezone.now()).exists()
+        checksum = hashlib.sha256(raw_token).hexdigest()
+        stored = (
+            get_access_token_model()
+            .objects.select_related("user")
+            .filter(token_checksum=checksum, expires__gt=timezone.now())
+            .first()
+        )
+        if stored is None:
+            raise InvalidToken("The token has been revoked.")
+        if validated_token.is_service_account:
+            return TokenUser(validated_token)
+        user = stored.user
+        if user is None or str(user.pk) != validated_token["sub"] or not user.is_active:
+            raise InvalidToken("The token's user does not exist or is inactive.")
+        return user
 
 
 class InsufficientScope(exceptions.PermissionDenied):

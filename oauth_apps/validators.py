@@ -38,7 +38,7 @@ from oauth_apps.audit import Actor, Kind, audit_record, current_client_ip, curre
 from oauth_apps.backends import SIGNED_IN_USER_HEADER
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
-from oauth_apps.ratelimits import RateLimitExceeded, RateLimitUnavailable, limit_check, limit_count
+from oauth_apps.ratelimits import Charge, RateLimitExceeded, RateLimitUnavailable, limits_charge
 from oauth_apps.services import (
     authorization_code_family,
     consent_covers,
@@ -91,13 +91,13 @@ class OAuth2Validator(DotOAuth2Validator):
         client_id, secret = credentials
         ip = current_client_ip()
         with rate_limited(request):
-            # An address that keeps failing is refused before any secret is checked.
-            limit_check(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, ip)
             client = self._load_application(client_id, request)
             if client is None or not self._client_secret_matches(client, secret):
                 self._authentication_failed(client_id, ip)
                 return False
-            self._authenticated(client)
+            # An address that keeps failing is refused even with the right secret, in the
+            # same cache round trip that counts the request.
+            self._authenticated(client, Charge(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, ip, look_only=True))
         return True
 
     def authenticate_client_id(self, client_id: str, request: Request, *args: Any, **kwargs: Any) -> bool:
@@ -110,20 +110,23 @@ class OAuth2Validator(DotOAuth2Validator):
         return True
 
     @staticmethod
-    def _authenticated(client: Application) -> None:
+    def _authenticated(client: Application, *charges: Charge) -> None:
         # Counted per client only once it has proved who it is, so nobody else can spend a
         # client's budget by sending its client_id.
         facts = current_token_request()
         facts.application = client
         if facts.rate_limit is not None:
-            limit_count(facts.rate_limit, client.client_id)
+            charges = (*charges, Charge(facts.rate_limit, client.client_id))
+        limits_charge(*charges)
 
     @staticmethod
     def _authentication_failed(client_id: str, ip: str) -> None:
         facts = current_token_request()
         facts.kind, facts.client_id = Kind.CLIENT_AUTH_FAILED, client_id
-        limit_count(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, ip)
-        limit_count(ratelimits.CLIENT_AUTH_FAILURES_PER_CLIENT, client_id)
+        limits_charge(
+            Charge(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, ip),
+            Charge(ratelimits.CLIENT_AUTH_FAILURES_PER_CLIENT, client_id),
+        )
 
     def _client_credentials(self, request: Request) -> tuple[str, str] | None:
         basic = self._extract_basic_auth(request)

@@ -95,6 +95,18 @@ def test_a_stranger_with_the_victims_client_id_cannot_spend_its_budget(oauth, se
     assert victim == [200] * 60
 
 
+def test_an_address_over_the_failure_limit_is_refused_even_with_the_right_secret(oauth, service_account):
+    application, secret = service_account
+
+    failures = [client_credentials(oauth, application, "guessed", REMOTE_ADDR=STRANGER).status_code for _ in range(20)]
+    refused = client_credentials(oauth, application, secret, REMOTE_ADDR=STRANGER)
+
+    assert failures == [401] * 20
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert client_credentials(oauth, application, secret).status_code == 200
+
+
 def test_a_public_client_counts_per_client_id(oauth, public_app, settings):
     settings.OAUTH_RATE_TOKEN = "3/m"
     refresh = {"grant_type": "refresh_token", "refresh_token": "unknown", "client_id": public_app.client_id}
