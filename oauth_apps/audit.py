@@ -15,8 +15,11 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from oauth_apps import rows
 from oauth_apps.models import Application, AuditEvent
 from oauth_apps.ratelimits import Limit
+
+AUDIT_EVENT_INSERT = rows.Insert(AuditEvent)
 
 Kind = AuditEvent.Kind
 Actor = AuditEvent.Actor
@@ -41,7 +44,7 @@ def audit_record(
     actor_user: Any = None,
     detail: str = "",
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         kind=kind,
         actor=actor,
         outcome=outcome,
@@ -52,6 +55,9 @@ def audit_record(
         ip_address=_client_ip.get(),
         detail=detail[:255],
     )
+    # Every token request writes one: the plain INSERT (oauth_apps/rows.py), never an update.
+    AUDIT_EVENT_INSERT.save(event)
+    return event
 
 
 class AuditContextMiddleware:

@@ -24,7 +24,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import jwt
-from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -158,16 +157,8 @@ class RevocationCheckedAccessTokenAuthentication(AccessTokenAuthentication):
     the query that loads the token's user."""
 
     def token_user(self, raw_token: bytes, validated_token: AccessToken) -> Any:
-        from oauth2_provider.models import get_access_token_model  # inside the authorization server only
-
-        checksum = hashlib.sha256(raw_token).hexdigest()
-        stored = (
-            get_access_token_model()
-            .objects.select_related("user")
-            .filter(token_checksum=checksum, expires__gt=timezone.now())
-            .first()
-        )
-        if stored is None:
+        stored = stored_access_token_by_checksum().first(hashlib.sha256(raw_token).hexdigest())
+        if stored is None or stored.is_expired():
             raise InvalidToken("The token has been revoked.")
         if validated_token.is_service_account:
             return TokenUser(validated_token)
@@ -175,6 +166,16 @@ class RevocationCheckedAccessTokenAuthentication(AccessTokenAuthentication):
         if user is None or str(user.pk) != validated_token["sub"] or not user.is_active:
             raise InvalidToken("The token's user does not exist or is inactive.")
         return user
+
+
+@functools.cache
+def stored_access_token_by_checksum() -> Any:
+    # Inside the authorization server only: its token table, read as the token path reads it.
+    from oauth2_provider.models import get_access_token_model
+
+    from oauth_apps.rows import Select
+
+    return Select(get_access_token_model(), "t.token_checksum = %s", related=["user"])
 
 
 class InsufficientScope(exceptions.PermissionDenied):

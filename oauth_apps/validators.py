@@ -19,7 +19,6 @@ from urllib.parse import unquote_plus
 import jwt
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, identify_hasher
-from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from oauth2_provider.models import (
@@ -33,7 +32,7 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.claims import user_claims
-from oauth_apps import ratelimits
+from oauth_apps import ratelimits, rows
 from oauth_apps.audit import Actor, Kind, audit_record, current_client_ip, current_token_request
 from oauth_apps.backends import SIGNED_IN_USER_HEADER
 from oauth_apps.keys import key_ring
@@ -49,6 +48,28 @@ from oauth_apps.services import (
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
+
+# The statements of every token request (oauth_apps/rows.py says why they are SQL).
+APPLICATION_BY_CLIENT_ID = rows.Select(Application, "t.client_id = %s")
+GRANT_LOCKED_BY_CODE = rows.Select(Grant, "t.code = %s", related=["user"], lock=True)
+# A refresh token's checksum is unique among live tokens; a revoked copy may share it.
+REFRESH_TOKEN_LOCKED_BY_CHECKSUM = rows.Select(
+    RefreshToken,
+    "t.token_checksum = %s",
+    related=["access_token", "user"],
+    order_by="t.revoked DESC NULLS FIRST",
+    lock=True,
+)
+ACCESS_TOKEN_BY_CHECKSUM = rows.Select(AccessToken, "t.token_checksum = %s", related=["application", "user"])
+LIVE_REFRESH_TOKEN_BY_CHECKSUM = rows.Select(
+    RefreshToken,
+    "t.token_checksum = %s AND t.revoked IS NULL AND t.access_token_id IS NOT NULL",
+    related=["application", "user", "access_token"],
+)
+ACCESS_TOKEN_INSERT = rows.Insert(AccessToken)
+REFRESH_TOKEN_INSERT = rows.Insert(RefreshToken)
+REFRESH_TOKEN_REVOKE = rows.Update(RefreshToken, ["revoked", "updated"])
+GRANT_DELETE = rows.Delete(Grant)
 
 
 class RateLimited(errors.OAuth2Error):
@@ -79,9 +100,14 @@ class OAuth2Validator(DotOAuth2Validator):
     # --- clients ---------------------------------------------------------------------
 
     def _load_application(self, client_id: str, request: Request) -> Application | None:
+        """DOT's, in one plain statement (no client ID metadata documents here)."""
         if not client_id or "\x00" in client_id:
             return None
-        return super()._load_application(client_id, request)
+        client = request.client
+        if not isinstance(client, Application) or client.client_id != client_id:
+            client = APPLICATION_BY_CLIENT_ID.first(client_id)
+        request.client = client if client is not None and client.is_usable(request) else None
+        return request.client
 
     def authenticate_client(self, request: Request, *args: Any, **kwargs: Any) -> bool:
         """RFC 6749 §2.3.1: HTTP Basic (preferred) or client_id/client_secret in the body."""
@@ -184,9 +210,7 @@ class OAuth2Validator(DotOAuth2Validator):
     def _locked_grant(self, code: str, request: Request) -> Any:
         """The grant row for `code`, locked for this transaction, loaded once per request."""
         if getattr(request, "grant_row_code", None) != code:
-            request.grant_row = (
-                Grant.objects.select_for_update(of=("self",)).select_related("user").filter(code=code).first()
-            )
+            request.grant_row = GRANT_LOCKED_BY_CODE.first(code)
             request.grant_row_code = code
         return request.grant_row
 
@@ -243,7 +267,7 @@ class OAuth2Validator(DotOAuth2Validator):
     def invalidate_authorization_code(
         self, client_id: str, code: str, request: Request, *args: Any, **kwargs: Any
     ) -> None:
-        Grant.objects.filter(pk=request.grant_row.pk).delete()
+        GRANT_DELETE.run(request.grant_row.pk)
 
     def save_authorization_code(
         self, client_id: str, code: dict[str, Any], request: Request, *args: Any, **kwargs: Any
@@ -258,13 +282,7 @@ class OAuth2Validator(DotOAuth2Validator):
         self, refresh_token: str, client: Application, request: Request, *args: Any, **kwargs: Any
     ) -> bool:
         checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
-        token = (
-            RefreshToken.objects.select_for_update(of=("self",))
-            .select_related("access_token", "user")
-            .filter(token_checksum=checksum)
-            .order_by(F("revoked").desc(nulls_first=True))
-            .first()
-        )
+        token = REFRESH_TOKEN_LOCKED_BY_CHECKSUM.first(checksum)
         if token is None or token.application_id != client.pk:
             return False
         if token.revoked is not None:
@@ -302,12 +320,12 @@ class OAuth2Validator(DotOAuth2Validator):
             source_refresh_token=previous,
         )
         set_token_value(access_token, token["access_token"])
-        access_token.save()
+        ACCESS_TOKEN_INSERT.save(access_token)
         if "refresh_token" not in token:
             return
         if previous is not None:
-            now = timezone.now()
-            RefreshToken.objects.filter(pk=previous.pk).update(revoked=now, updated=now)
+            previous.revoked = timezone.now()
+            REFRESH_TOKEN_REVOKE.save(previous)
         refresh_token = RefreshToken(
             user=user,
             application=request.client,
@@ -315,7 +333,7 @@ class OAuth2Validator(DotOAuth2Validator):
             token_family=previous.token_family if previous else request.token_family,
         )
         set_token_value(refresh_token, token["refresh_token"])
-        refresh_token.save()
+        REFRESH_TOKEN_INSERT.save(refresh_token)
 
     # --- OpenID Connect ----------------------------------------------------------------
 
@@ -392,20 +410,12 @@ class OAuth2Validator(DotOAuth2Validator):
     ) -> dict[str, Any] | None:
         """RFC 7662 §2.2 claims of a live token, or None for an unknown, expired or revoked one."""
         checksum = hashlib.sha256(token.encode()).hexdigest()
-        access_token = (
-            AccessToken.objects.select_related("application", "user")
-            .filter(token_checksum=checksum, expires__gt=timezone.now())
-            .first()
-        )
-        if access_token is not None:
+        access_token = ACCESS_TOKEN_BY_CHECKSUM.first(checksum)
+        if access_token is not None and not access_token.is_expired():
             # The row proves the token is one we issued, unaltered: its claims need no re-verification.
             claims = jwt.decode(token, options={"verify_signature": False})
             return self._introspection_claims(claims, access_token.user, "Bearer")
-        refresh_token = (
-            RefreshToken.objects.select_related("application", "user", "access_token")
-            .filter(token_checksum=checksum, revoked__isnull=True, access_token__isnull=False)
-            .first()
-        )
+        refresh_token = LIVE_REFRESH_TOKEN_BY_CHECKSUM.first(checksum)
         lifetime = timedelta(seconds=settings.OAUTH_REFRESH_TOKEN_LIFETIME)
         if refresh_token is None or refresh_token.created + lifetime <= timezone.now():
             return None
