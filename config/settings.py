@@ -173,6 +173,8 @@ OAUTH_ACCESS_TOKEN_LIFETIME = env_int("OAUTH_ACCESS_TOKEN_LIFETIME", 3600, minim
 OAUTH_REFRESH_TOKEN_LIFETIME = env_int("OAUTH_REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600, minimum=60)
 # How long a server instance may keep signing with a key after another one rotated it.
 OAUTH_SIGNING_KEY_REFRESH_SECONDS = 10
+# How long a server instance may go on with the scopes it knows after another one changed them.
+OAUTH_SCOPE_REFRESH_SECONDS = 10
 
 # Rate limits (oauth_apps.ratelimits), in django-ratelimit's syntax: fixed windows.
 OAUTH_RATE_AUTHORIZE = env_rate("OAUTH_RATE_AUTHORIZE", "20/m")

@@ -1,11 +1,18 @@
-"""Scopes come from the Scope table, cached in the shared cache and cleared on every change."""
+"""Scopes come from the Scope table, cached in the shared cache and cleared on every change.
+
+Each process also keeps its own copy for OAUTH_SCOPE_REFRESH_SECONDS, so a request reads no
+cache at all: a change shows at once in the process that made it, and within that time in
+every other one (as a signing-key rotation does).
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import suppress
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from oauth2_provider.scopes import BaseScopes
 
@@ -20,8 +27,21 @@ CACHE_KEY = "oauth_apps:active-scopes"
 CACHE_SECONDS = 300
 
 
+class _ProcessCopy:
+    scopes: dict[str, str] | None = None
+    loaded_at = 0.0
+
+
 def active_scopes() -> dict[str, str]:
     """Name -> description of every active scope."""
+    scopes = _ProcessCopy.scopes
+    if scopes is None or time.monotonic() - _ProcessCopy.loaded_at >= settings.OAUTH_SCOPE_REFRESH_SECONDS:
+        scopes = _shared_scopes()
+        _ProcessCopy.scopes, _ProcessCopy.loaded_at = scopes, time.monotonic()
+    return scopes
+
+
+def _shared_scopes() -> dict[str, str]:
     try:
         scopes = cache.get(CACHE_KEY)
     except CACHE_ERRORS:
@@ -39,6 +59,7 @@ def _scopes_from_database() -> dict[str, str]:
 
 
 def active_scopes_forget() -> None:
+    _ProcessCopy.scopes = None
     try:
         cache.delete(CACHE_KEY)
     except CACHE_ERRORS:

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from oauth_apps.keys import key_ring
+from oauth_apps.scopes import active_scopes_forget
 from oauth_apps.services import application_register
 from tests.oauth import AuthorizationRequest, HttpsClient, OAuthTestClient, basic_auth
 
@@ -22,8 +23,10 @@ def _isolated_state(settings):
     ]
     cache.clear()
     key_ring.invalidate()
+    active_scopes_forget()
     yield
     key_ring.invalidate()
+    active_scopes_forget()
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+import redis
+from django.core.cache import caches
 from django.urls import reverse
 
 from tests.oauth import (
@@ -180,3 +182,24 @@ def test_revoke_and_introspect_answer_json_429(oauth, service_account, settings,
     assert refused.status_code == 429
     assert refused.json()["error"] == "rate_limited"
     assert int(refused["Retry-After"]) >= 1
+
+
+def test_a_token_request_reads_and_counts_its_limits_in_one_redis_round_trip(
+    oauth, service_account, settings, monkeypatch
+):
+    settings.CACHES = {"default": {"BACKEND": "oauth_apps.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/13"}}
+    caches["default"].clear()
+    application, secret = service_account
+    assert client_credentials(oauth, application, secret).status_code == 200  # loads the Lua script
+    commands = []
+    send = redis.Redis.execute_command
+    monkeypatch.setattr(
+        redis.Redis,
+        "execute_command",
+        lambda self, *args, **options: commands.append(args[0]) or send(self, *args, **options),
+    )
+
+    response = client_credentials(oauth, application, secret)
+
+    assert response.status_code == 200
+    assert commands == ["EVALSHA"]  # the address's failures looked at, the client's request counted
