@@ -106,6 +106,7 @@ def main() -> None:
         refresh_tokens = [exchange(code)["refresh_token"] for code in mint_codes(web_app, user, chains)]
         (out / f"refresh_tokens-{invocation}.txt").write_text("\n".join(refresh_tokens) + "\n")
         (out / f"codes-{invocation}.txt").write_text("\n".join(mint_codes(web_app, user, codes_each)) + "\n")
+        (out / f"work_codes-{invocation}.txt").write_text("\n".join(mint_codes(web_app, user, codes_each)) + "\n")
     tokens = exchange(mint_codes(web_app, user, 1)[0])
 
     browser = Client(HTTP_HOST="127.0.0.1")
@@ -138,7 +139,7 @@ def main() -> None:
 
 def sql_counts(http: Client, browser: Client, fixtures: dict, web_app: Application, user: Any) -> dict[str, int]:
     """Statements per request as Django counts them, after one warm-up request each."""
-    spare_codes = iter(mint_codes(web_app, user, 3))
+    spare_codes = iter(mint_codes(web_app, user, 5))
     chain = [
         http.post(
             "/v1/oauth/token",
@@ -162,6 +163,12 @@ def sql_counts(http: Client, browser: Client, fixtures: dict, web_app: Applicati
     workloads = {
         "code exchange": lambda: http.post(
             "/v1/oauth/token",
+            fixtures["code_exchange_body"].replace("VALUE", next(spare_codes)),
+            content_type=FORM,
+            HTTP_AUTHORIZATION=fixtures["web_authorization"],
+        ),
+        "code exchange's work, no OAuth library†": lambda: http.post(
+            "/bench/code-exchange-work",
             fixtures["code_exchange_body"].replace("VALUE", next(spare_codes)),
             content_type=FORM,
             HTTP_AUTHORIZATION=fixtures["web_authorization"],
