@@ -29,6 +29,8 @@ import psycopg
 import redis
 import requests
 
+from bench import WORK_FLOOR
+
 PROJECT = Path(__file__).resolve().parent.parent
 LUA = PROJECT / "bench" / "lua"
 RESULTS = PROJECT / "bench" / "results"
@@ -68,7 +70,7 @@ def workloads(fixtures: dict, directory: Path) -> list[Workload]:
             },
         ),
         Workload(
-            "code exchange's work, no OAuth library†",
+            WORK_FLOOR,
             "/bench/code-exchange-work",
             "pool.lua",
             {
