@@ -33,8 +33,8 @@ from oauth2_provider.models import get_grant_model  # noqa: E402
 
 from bench import WORK_FLOOR  # noqa: E402
 from oauth_apps.keys import key_ring  # noqa: E402
-from oauth_apps.models import Application  # noqa: E402
-from oauth_apps.services import application_register, consent_record  # noqa: E402
+from oauth_apps.models import Application, TokenFamily  # noqa: E402
+from oauth_apps.services import application_register, authorization_code_family, consent_record  # noqa: E402
 
 REDIRECT_URI = "https://bench.example.test/callback"
 SCOPE = "openid read:profile"
@@ -70,6 +70,20 @@ def mint_codes(application: Application, user: Any, count: int) -> list[str]:
                 scope=SCOPE,
                 code_challenge=CHALLENGE,
                 code_challenge_method="S256",
+            )
+            for code in codes
+        ],
+        batch_size=2000,
+    )
+    # The authorization each code starts, as the consent step records it.
+    TokenFamily.objects.bulk_create(
+        [
+            TokenFamily(
+                family=authorization_code_family(code),
+                user=user,
+                application=application,
+                scope=SCOPE,
+                auth_time=timezone.now(),
             )
             for code in codes
         ],

@@ -32,6 +32,8 @@ from oauth_apps import ratelimits
 from oauth_apps.audit import Actor, Kind, audit_record
 from oauth_apps.keys import key_ring
 from oauth_apps.ratelimits import Charge, limits_charge
+from oauth_apps.selectors import token_family_authorization
+from oauth_apps.services import authorization_code_family
 from oauth_apps.validators import (
     ACCESS_TOKEN_INSERT,
     APPLICATION_BY_CLIENT_ID,
@@ -67,7 +69,8 @@ def code_exchange_work(request: HttpRequest) -> HttpResponse:
             and grant.redirect_uri == request.POST["redirect_uri"]
         ):
             return HttpResponseBadRequest()
-        scopes, now = grant.scope.split(), int(time.time())
+        authorization = token_family_authorization(family=authorization_code_family(code))
+        scopes, now = authorization.current_scopes, int(time.time())
         claims = {
             **user_claims(user=grant.user, scopes=scopes),
             "iss": settings.OAUTH_ISSUER,
@@ -85,7 +88,7 @@ def code_exchange_work(request: HttpRequest) -> HttpResponse:
             },
             "at+jwt",
         )
-        id_token = signed({**claims, "aud": client_id, "auth_time": now}, "JWT")
+        id_token = signed({**claims, "aud": client_id, "auth_time": int(authorization.auth_time.timestamp())}, "JWT")
         refresh = secrets.token_urlsafe(48)
         access_row = AccessToken(
             user=grant.user,

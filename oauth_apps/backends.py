@@ -3,20 +3,26 @@ from __future__ import annotations
 from django.http import HttpRequest
 from oauth2_provider.oauth2_backends import OAuthLibCore as DotOAuthLibCore
 
-# Not an HTTP_* key, so no client header can forge it.
+from accounts.sessions import session_auth_time
+
+# Not HTTP_* keys, so no client header can forge them.
 SIGNED_IN_USER_HEADER = "X_WETRIALS_SIGNED_IN_USER"
+AUTH_TIME_HEADER = "X_WETRIALS_AUTH_TIME"
 
 
 class OAuthLibCore(DotOAuthLibCore):
-    """Tells the validator who is signed in, for OIDC's prompt=none checks, and answers
-    RFC 7662 introspection through oauthlib like the other endpoints."""
+    """Tells the validator who is signed in and since when (OIDC's prompt=none and
+    id_token_hint checks, `auth_time`), and answers RFC 7662 introspection through oauthlib
+    like the other endpoints."""
 
     def extract_headers(self, request: HttpRequest) -> dict[str, str]:
         headers = super().extract_headers(request)
         headers.pop(SIGNED_IN_USER_HEADER, None)
+        headers.pop(AUTH_TIME_HEADER, None)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             headers[SIGNED_IN_USER_HEADER] = str(user.pk)
+            headers[AUTH_TIME_HEADER] = str(session_auth_time(request))
         return headers
 
     def create_introspect_response(self, request: HttpRequest) -> tuple[None, dict[str, str], str, int]:

@@ -65,6 +65,9 @@ def server_metadata() -> dict[str, Any]:
         ],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
+        # OIDC Discovery §3: request objects, by value or by reference, are refused.
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
     }
     if "revocation_endpoint" in urls:
         metadata["revocation_endpoint_auth_methods_supported"] = CLIENT_AUTH_METHODS

@@ -5,9 +5,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, ApplicationManager
 
-from oauth_apps.uris import origin_validate, redirect_uri_matches, redirect_uri_validate
+from oauth_apps.uris import origin_validate, redirect_target_matches, redirect_uri_matches, redirect_uri_validate
 
 # RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'.
 scope_name_validator = RegexValidator(
@@ -90,6 +91,9 @@ class Application(AbstractApplication):
     def redirect_uri_allowed(self, uri: str) -> bool:
         return any(redirect_uri_matches(registered, uri) for registered in self.redirect_uris.split())
 
+    def redirect_target_allowed(self, target: str) -> bool:
+        return any(redirect_target_matches(registered, target) for registered in self.redirect_uris.split())
+
     def get_allowed_schemes(self) -> list[str]:
         # Where the authorize endpoint may send the browser: the schemes actually registered.
         return sorted({uri.split(":", 1)[0].lower() for uri in self.redirect_uris.split()})
@@ -137,6 +141,30 @@ class Consent(models.Model):
     @property
     def scopes(self) -> list[str]:
         return self.scope.split()
+
+
+class TokenFamily(models.Model):
+    """One authorization: the code a person's consent produced and every token rotated from it.
+
+    It keeps what the rotation must not change: the scopes the person granted (an omitted
+    `scope` on refresh means these, RFC 6749 §6), when they signed in for it (`auth_time` of
+    every ID token it yields, OIDC Core §12.2) and when it started, from which its absolute
+    lifetime is counted (settings.OAUTH_REFRESH_TOKEN_LIFETIME: rotation never extends it).
+    """
+
+    # oauth_apps.services.authorization_code_family(code): RefreshToken.token_family.
+    family = models.UUIDField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="token_families")
+    scope = models.TextField(help_text="Space-separated scopes the person granted.")
+    auth_time = models.DateTimeField(help_text="When the person signed in for this authorization.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "token families"
+
+    def __str__(self) -> str:
+        return str(self.family)
 
 
 class AuditEventQuerySet(models.QuerySet):

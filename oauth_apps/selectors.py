@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
 
-from oauth_apps.models import Application, AuditEvent, Consent
+from oauth_apps.models import Application, AuditEvent, Consent, TokenFamily
 from oauth_apps.scopes import active_scopes
 
 
@@ -46,3 +49,47 @@ def connected_app_list(*, user: AbstractBaseUser) -> list[ConnectedApp]:
         )
         for consent in consents
     ]
+
+
+@dataclass(frozen=True)
+class FamilyAuthorization:
+    """What a token family's authorization still grants, as of now."""
+
+    started_at: datetime
+    auth_time: datetime
+    granted_scopes: list[str]
+    # The granted scopes that are still active and still allowed to the client: the most a
+    # token of this family may carry, however the client's registration changed since.
+    current_scopes: list[str]
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.started_at + timedelta(seconds=settings.OAUTH_REFRESH_TOKEN_LIFETIME)
+
+    def has_ended(self) -> bool:
+        return self.ends_at <= timezone.now()
+
+
+def token_family_authorization(*, family: uuid.UUID) -> FamilyAuthorization | None:
+    """The family's authorization with the client's current ceiling, in one statement: one
+    row per scope the client may ask for (a LEFT JOIN, so a client with none still finds it)."""
+    rows = list(
+        TokenFamily.objects.filter(pk=family).values_list(
+            "created_at",
+            "auth_time",
+            "scope",
+            "application__allowed_scopes__name",
+            "application__allowed_scopes__is_active",
+        )
+    )
+    if not rows:
+        return None
+    started_at, auth_time, scope, _, _ = rows[0]
+    allowed = {name for *_, name, is_active in rows if name is not None and is_active}
+    granted = scope.split()
+    return FamilyAuthorization(
+        started_at=started_at,
+        auth_time=auth_time,
+        granted_scopes=granted,
+        current_scopes=[name for name in granted if name in allowed],
+    )

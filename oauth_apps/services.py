@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -23,7 +23,7 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from oauth_apps.audit import Actor, Kind, audit_record
-from oauth_apps.models import Application, Consent, Scope
+from oauth_apps.models import Application, Consent, Scope, TokenFamily
 
 # Namespace of the token families that authorization codes start.
 _CODE_FAMILY_NAMESPACE = uuid.UUID("6c1f3a52-6a2f-4c64-9b0e-5f0f8f3c7d11")
@@ -47,6 +47,19 @@ def token_family_revoke(*, family: uuid.UUID) -> None:
     codes, replayed refresh tokens, RFC 7009 revocation, the account page and the admin.
     """
     get_refresh_token_model().revoke_family(family)
+
+
+def token_family_start(
+    *, family: uuid.UUID, user: AbstractBaseUser, application: Application, scopes: Sequence[str], auth_time: int
+) -> TokenFamily:
+    """Record the authorization an authorization code starts (see TokenFamily)."""
+    return TokenFamily.objects.create(
+        family=family,
+        user=user,
+        application=application,
+        scope=" ".join(scopes),
+        auth_time=datetime.fromtimestamp(auth_time, tz=UTC),
+    )
 
 
 @transaction.atomic
@@ -236,6 +249,8 @@ def expired_token_querysets(*, now: datetime) -> list[tuple[str, QuerySet, str]]
             "expires",
         ),
         ("expired authorization codes", get_grant_model().objects.filter(expires__lt=now), "expires"),
+        # Past its absolute lifetime a family yields nothing more; its revoked tokens go above.
+        ("ended token families", TokenFamily.objects.filter(created_at__lte=now - refresh_lifetime), "created_at"),
     ]
 
 

@@ -46,3 +46,23 @@ def generate_access_token(request: Request) -> str:
 
 def generate_refresh_token(request: Request) -> str:
     return secrets.token_urlsafe(48)
+
+
+def id_token_subject(id_token: str) -> str | None:
+    """The `sub` of an ID token this server issued (OIDC Core §3.1.2.1 `id_token_hint`), or
+    None if it isn't one. It may have expired: a hint names a person, it grants nothing."""
+    try:
+        header = jwt.get_unverified_header(id_token)
+        key = key_ring.verifying_key(str(header.get("kid", "")))
+        if key is None or header.get("typ") == ACCESS_TOKEN_TYPE:
+            return None
+        claims = jwt.decode(
+            id_token,
+            key,
+            algorithms=["RS256"],
+            issuer=settings.OAUTH_ISSUER,
+            options={"verify_exp": False, "verify_aud": False, "require": ["sub", "aud"]},
+        )
+    except jwt.InvalidTokenError:
+        return None
+    return str(claims["sub"])

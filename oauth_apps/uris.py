@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from django.core.exceptions import ValidationError
 
@@ -66,6 +66,10 @@ def redirect_uri_validate(uri: str) -> None:
     )
 
 
+# What the authorization endpoint adds to a redirect URI (RFC 6749 §4.1.2, §4.1.2.1, RFC 9207).
+AUTHORIZATION_RESPONSE_PARAMETERS = frozenset({"code", "state", "error", "error_description", "error_uri", "iss"})
+
+
 def redirect_uri_matches(registered: str, requested: str) -> bool:
     """Exact string match, except that a loopback redirect may use any port (RFC 8252 §7.3)."""
     if registered == requested:
@@ -74,6 +78,8 @@ def redirect_uri_matches(registered: str, requested: str) -> bool:
         reg, req = _split(registered), _split(requested)
     except ValidationError:
         return False
+    if "@" in req.netloc:
+        return False  # user info, refused at registration, is refused at request time too
     if not (is_loopback(reg) and is_loopback(req)):
         return False
     return (reg.scheme, _host(reg), reg.path, reg.query) == (
@@ -82,6 +88,20 @@ def redirect_uri_matches(registered: str, requested: str) -> bool:
         req.path,
         req.query,
     ) and not req.fragment
+
+
+def redirect_target_matches(registered: str, target: str) -> bool:
+    """Whether `target`, a redirect the authorization endpoint is about to send, is `registered`
+    with only authorization-response parameters added to its query."""
+    try:
+        reg, tgt = _split(registered), _split(target)
+    except ValidationError:
+        return False
+    added = [(name, value) for name, value in parse_qsl(tgt.query, keep_blank_values=True)]
+    kept = [pair for pair in added if pair[0] not in AUTHORIZATION_RESPONSE_PARAMETERS]
+    if kept != parse_qsl(reg.query, keep_blank_values=True) or tgt.fragment:
+        return False
+    return redirect_uri_matches(reg._replace(query="").geturl(), tgt._replace(query="").geturl())
 
 
 def origin_validate(origin: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,16 +35,19 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts.claims import user_claims
 from oauth_apps import ratelimits, rows
 from oauth_apps.audit import Actor, Kind, audit_record, current_client_ip, current_token_request
-from oauth_apps.backends import SIGNED_IN_USER_HEADER
+from oauth_apps.backends import AUTH_TIME_HEADER, SIGNED_IN_USER_HEADER
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
 from oauth_apps.ratelimits import Charge, RateLimitExceeded, RateLimitUnavailable, limits_charge
+from oauth_apps.selectors import FamilyAuthorization, token_family_authorization
 from oauth_apps.services import (
     authorization_code_family,
     consent_covers,
     consent_record,
     token_family_revoke,
+    token_family_start,
 )
+from oauth_apps.tokens import id_token_subject
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
@@ -70,6 +74,9 @@ ACCESS_TOKEN_INSERT = rows.Insert(AccessToken)
 REFRESH_TOKEN_INSERT = rows.Insert(RefreshToken)
 REFRESH_TOKEN_REVOKE = rows.Update(RefreshToken, ["revoked", "updated"])
 GRANT_DELETE = rows.Delete(Grant)
+
+# RFC 7636 §4.1: code_verifier = 43*128unreserved.
+CODE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 
 
 class RateLimited(errors.OAuth2Error):
@@ -231,12 +238,22 @@ class OAuth2Validator(DotOAuth2Validator):
                 token_family_revoke(family=family)
                 current_token_request().kind = Kind.CODE_REPLAY
             return False
-        if grant.application_id != client.pk or grant.is_expired():
+        if grant.application_id != client.pk or grant.is_expired() or not grant.user.is_active:
             return False
-        request.scopes = grant.scope.split()
+        if request.code_verifier is not None and (
+            # RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a PKCE
+            # downgrade; RFC 7636 §4.1: a verifier outside the syntax is refused even if it matches.
+            not grant.code_challenge or not CODE_VERIFIER.fullmatch(request.code_verifier)
+        ):
+            return False
+        family = authorization_code_family(code)
+        authorization = self._current_authorization(family, request)
+        if authorization is None:
+            return False
+        request.scopes = [scope for scope in grant.scope.split() if scope in authorization.current_scopes]
         request.user = grant.user
         request.nonce = grant.nonce or None
-        request.token_family = authorization_code_family(code)
+        request.token_family = family
         return True
 
     def confirm_redirect_uri(
@@ -275,6 +292,13 @@ class OAuth2Validator(DotOAuth2Validator):
         super().save_authorization_code(client_id, code, request, *args, **kwargs)
         # A code is only ever issued with the user's consent: remember it for next time.
         consent_record(user=request.user, application=request.client, scopes=request.scopes)
+        token_family_start(
+            family=authorization_code_family(code["code"]),
+            user=request.user,
+            application=request.client,
+            scopes=request.scopes,
+            auth_time=int(request.headers[AUTH_TIME_HEADER]),
+        )
 
     # --- refresh tokens --------------------------------------------------------------
 
@@ -292,7 +316,9 @@ class OAuth2Validator(DotOAuth2Validator):
             facts.kind, facts.user = Kind.REFRESH_TOKEN_REPLAY, token.user
             return False
         lifetime = timedelta(seconds=settings.OAUTH_REFRESH_TOKEN_LIFETIME)
-        if token.access_token is None or token.created + lifetime <= timezone.now():
+        if token.access_token is None or token.created + lifetime <= timezone.now() or not token.user.is_active:
+            return False
+        if self._current_authorization(token.token_family, request) is None:
             return False
         request.user = token.user
         request.refresh_token = refresh_token
@@ -300,7 +326,19 @@ class OAuth2Validator(DotOAuth2Validator):
         return True
 
     def get_original_scopes(self, refresh_token: str, request: Request, *args: Any, **kwargs: Any) -> list[str]:
-        return request.refresh_token_instance.access_token.scope.split()
+        # RFC 6749 §6: what the person granted, not what the last rotation narrowed it to,
+        # less what the client may no longer have.
+        return request.authorization.current_scopes
+
+    @staticmethod
+    def _current_authorization(family: Any, request: Request) -> FamilyAuthorization | None:
+        """The token family's authorization while it may still yield tokens: within its
+        absolute lifetime (a rotation never extends it) and still granting some scope."""
+        authorization = token_family_authorization(family=family) if family is not None else None
+        if authorization is None or authorization.has_ended() or not authorization.current_scopes:
+            return None
+        request.authorization = authorization
+        return authorization
 
     # --- issuing ---------------------------------------------------------------------
 
@@ -342,15 +380,14 @@ class OAuth2Validator(DotOAuth2Validator):
     ) -> str:
         """OIDC Core §2: the ID token, signed with the same keys as access tokens."""
         now = int(time.time())
-        user = request.user
-        auth_time = user.last_login or timezone.now()
-        id_token.update(user_claims(user=user, scopes=request.scopes))
+        id_token.update(user_claims(user=request.user, scopes=request.scopes))
         id_token.update(
             iss=settings.OAUTH_ISSUER,
             aud=request.client.client_id,
             iat=now,
             exp=now + settings.OAUTH_ACCESS_TOKEN_LIFETIME,
-            auth_time=int(auth_time.timestamp()),
+            # OIDC Core §12.2: the sign-in that started the family, however often it rotates.
+            auth_time=int(request.authorization.auth_time.timestamp()),
         )
         if request.nonce:
             id_token["nonce"] = request.nonce
@@ -368,7 +405,10 @@ class OAuth2Validator(DotOAuth2Validator):
         return consent_covers(user_id=signed_in, application=client, scopes=request.scopes or [])
 
     def validate_user_match(self, id_token_hint: str | None, scopes: list[str], claims: Any, request: Request) -> bool:
-        return True
+        """OIDC Core §3.1.2.2: an id_token_hint must name the person signed in (else login_required)."""
+        if not id_token_hint:
+            return True
+        return id_token_subject(id_token_hint) == request.headers.get(SIGNED_IN_USER_HEADER)
 
     # --- revocation (RFC 7009) and introspection (RFC 7662) ----------------------------
 
@@ -412,12 +452,17 @@ class OAuth2Validator(DotOAuth2Validator):
         checksum = hashlib.sha256(token.encode()).hexdigest()
         access_token = ACCESS_TOKEN_BY_CHECKSUM.first(checksum)
         if access_token is not None and not access_token.is_expired():
+            if access_token.user is not None and not access_token.user.is_active:
+                return None
             # The row proves the token is one we issued, unaltered: its claims need no re-verification.
             claims = jwt.decode(token, options={"verify_signature": False})
             return self._introspection_claims(claims, access_token.user, "Bearer")
         refresh_token = LIVE_REFRESH_TOKEN_BY_CHECKSUM.first(checksum)
+        if refresh_token is None or not refresh_token.user.is_active:
+            return None
+        authorization = token_family_authorization(family=refresh_token.token_family)
         lifetime = timedelta(seconds=settings.OAUTH_REFRESH_TOKEN_LIFETIME)
-        if refresh_token is None or refresh_token.created + lifetime <= timezone.now():
+        if authorization is None or authorization.has_ended() or refresh_token.created + lifetime <= timezone.now():
             return None
         claims = {
             "scope": refresh_token.access_token.scope,
@@ -426,7 +471,7 @@ class OAuth2Validator(DotOAuth2Validator):
             "aud": settings.OAUTH_AUDIENCE,
             "iss": settings.OAUTH_ISSUER,
             "iat": int(refresh_token.created.timestamp()),
-            "exp": int((refresh_token.created + lifetime).timestamp()),
+            "exp": int(min(refresh_token.created + lifetime, authorization.ends_at).timestamp()),
         }
         return self._introspection_claims(claims, refresh_token.user, "refresh_token")
 

@@ -2,27 +2,30 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.utils import Error as DatabaseError
 from django.db.utils import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import resolve_url
 from django.template import loader
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+from oauthlib.openid.connect.core.exceptions import LoginRequired
 from rest_framework.exceptions import ParseError, Throttled
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -31,6 +34,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.claims import user_claims
+from accounts.sessions import session_auth_time
 from oauth_apps import metadata, ratelimits
 from oauth_apps.audit import Actor, Kind, Outcome, TokenRequestFacts, audit_record, token_request_facts
 from oauth_apps.cors import cors_allow, cors_preflight
@@ -40,6 +44,7 @@ from oauth_apps.middleware import JSON_PATH_PREFIXES, PAGE_CSP
 from oauth_apps.models import Application
 from oauth_apps.ratelimits import Limit, RateLimitExceeded, client_address, limit_count, limit_page
 from oauth_apps.resource_server import RevocationCheckedAccessTokenAuthentication
+from oauth_apps.scopes import active_scopes
 from oauth_apps.services import consent_new_scopes
 
 # Connection-level failures: the database is down or restarting, not a bug.
@@ -58,16 +63,33 @@ def with_issuer(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+# The consent form carries its CSRF token; a third party's authorization request cannot.
+CONSENT_FORM_FIELD = "csrfmiddlewaretoken"
+
+
+def authorization_request_as_get(request: HttpRequest) -> None:
+    """OIDC Core §3.1.2.1: an authorization request may come as a form POST. It is handled
+    exactly as the same request sent with GET (which is also how it resumes after sign-in)."""
+    request.GET = request.POST.copy()
+    request.META["QUERY_STRING"] = request.GET.urlencode()
+    request.POST = QueryDict()
+    request.method = "GET"
+
+
 @method_decorator(never_cache, name="dispatch")
+# A consent decision is CSRF-checked in post(); an authorization request is not ours to check.
+@method_decorator(csrf_exempt, name="dispatch")
 class AuthorizationView(dot_views.AuthorizationView):
     """RFC 6749 §4.1.1: sign-in (if needed), consent, then a redirect with code, state and iss."""
 
     template_name = "oauth2_provider/authorize.html"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST" and CONSENT_FORM_FIELD not in request.POST:
+            authorization_request_as_get(request)
         request.oauth_client_id = (request.GET.get("client_id") or request.POST.get("client_id") or "")[:100]
         response = None
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             # Counted before the sign-in redirect: per user once signed in, per address before.
             user = request.user
             key = f"user:{user.pk}" if user.is_authenticated else f"ip:{client_address(request)}"
@@ -90,54 +112,123 @@ class AuthorizationView(dot_views.AuthorizationView):
             return None  # an error the client is told about: after sign-in, as before
         return None
 
+    def error_response(self, error: OAuthToolkitError, application: Application | None, **kwargs: Any) -> Any:
+        # DOT names no client for errors found while validating. An error that goes back to
+        # the client comes after oauthlib checked the client and its redirect URI: load it,
+        # so the redirect can be checked against its registration like every other.
+        client_id = error.oauthlib_error.client_id
+        if application is None and client_id and not isinstance(error, FatalClientError):
+            application = Application.objects.filter(client_id=client_id).first()
+        return super().error_response(error, application, **kwargs)
+
+    def handle_no_permission(self) -> HttpResponse:
+        prompt = self.request.GET.get("prompt", "").split()
+        if "none" in prompt or "create" in prompt:
+            return super().handle_no_permission()  # DOT: login_required, or registration
+        # The sign-in that follows is the fresh one prompt=login and max_age ask for: the
+        # request resumes without them, or it would ask again for ever (OIDC Core §3.1.2.1).
+        resumed = self.request.GET.copy()
+        resumed.pop("max_age", None)
+        prompt = [value for value in prompt if value != "login"]
+        if prompt:
+            resumed["prompt"] = " ".join(prompt)
+        else:
+            resumed.pop("prompt", None)
+        return redirect_to_login(
+            f"{self.request.path}?{resumed.urlencode()}", resolve_url(self.get_login_url()), REDIRECT_FIELD_NAME
+        )
+
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # OIDC Core §3.1.2.1: prompt=login and an exceeded max_age ask for a fresh sign-in.
-        if "login" in request.GET.get("prompt", "").split() or self.sign_in_too_old(request):
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        oauthlib_request = credentials.pop("request")
+        application = oauthlib_request.client
+        prompt = set(request.GET.get("prompt", "").split())
+        if self.sign_in_required(request, prompt):
+            if "none" in prompt:
+                # OIDC Core §3.1.2.6: prompt=none never shows a page, nor signs anyone out.
+                return self.error_response(OAuthToolkitError(LoginRequired(request=oauthlib_request)), application)
+            # Only now that the request is known to be valid: a bad link signs nobody out.
             logout(request)
             return self.handle_no_permission()
-        return super().get(request, *args, **kwargs)
+        new_scopes = consent_new_scopes(user_id=request.user.pk, application=application, scopes=scopes)
+        # Remembered consent answers at once, unless the client asks for the page (prompt=consent).
+        # DOT's legacy approval_prompt and skip_authorization play no part.
+        if not new_scopes and "consent" not in prompt:
+            return self.approve(request, scopes, credentials, application)
+        return self.consent_page(scopes, new_scopes, credentials, application)
 
     @staticmethod
-    def sign_in_too_old(request: HttpRequest) -> bool:
-        max_age = request.GET.get("max_age", "")
-        if not max_age.isdigit() or request.user.last_login is None:
-            return False
-        return (timezone.now() - request.user.last_login).total_seconds() > int(max_age)
+    def sign_in_required(request: HttpRequest, prompt: set[str]) -> bool:
+        """Whether the request asks for a fresh sign-in: prompt=login, or a sign-in older
+        than max_age seconds (its syntax is checked with the rest of the request)."""
+        if "login" in prompt:
+            return True
+        max_age = request.GET.get("max_age")
+        auth_time = session_auth_time(request)
+        return max_age is not None and auth_time is not None and time.time() - auth_time > int(max_age)
 
-    def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
-        application, form = context.get("application"), context.get("form")
-        if self.request.method != "GET" or application is None or form is None or "error" in context:
-            return super().render_to_response(context, **response_kwargs)
-        # A valid request that needs consent. Skip the page when the user already allowed
-        # every requested scope, unless the client asks to be shown it (prompt=consent).
-        scopes = context["scopes"]
-        new_scopes = consent_new_scopes(user_id=self.request.user.pk, application=application, scopes=scopes)
-        if not new_scopes and "consent" not in self.request.GET.get("prompt", "").split():
-            return self.approve_remembered(form)
+    def approve(
+        self, request: HttpRequest, scopes: list[str], credentials: dict[str, Any], application: Application
+    ) -> HttpResponse:
+        if isinstance(credentials.get("ui_locales"), list):
+            credentials["ui_locales"] = " ".join(credentials["ui_locales"])
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request=request, scopes=" ".join(scopes), credentials=credentials, allow=True
+            )
+        except OAuthToolkitError as error:
+            return self.error_response(error, application)
+        return self.redirect(uri, application)
+
+    def consent_page(
+        self, scopes: list[str], new_scopes: list[str], credentials: dict[str, Any], application: Application
+    ) -> HttpResponse:
+        claims = credentials.get("claims")
+        # What the consent form carries to the POST (DOT's get_initial reads it).
+        self.oauth2_data = {
+            "scopes": scopes,
+            "redirect_uri": credentials["redirect_uri"],
+            "nonce": credentials.get("nonce"),
+            "client_id": credentials["client_id"],
+            "state": credentials.get("state"),
+            "response_type": credentials["response_type"],
+            "code_challenge": credentials.get("code_challenge"),
+            "code_challenge_method": credentials.get("code_challenge_method"),
+            "claims": json.dumps(claims) if claims else None,
+        }
+        descriptions = active_scopes()
         # Two scopes may tell the user the same thing (profile, read:profile): say it once.
         scope_items: dict[str, bool] = {}
-        for scope, description in zip(scopes, context["scopes_descriptions"], strict=True):
+        for scope in scopes:
+            description = descriptions.get(scope, scope)
             scope_items[description] = scope_items.get(description, False) or scope in new_scopes
-        context["scope_items"] = [{"description": text, "is_new": is_new} for text, is_new in scope_items.items()]
-        context["asked_before"] = len(new_scopes) < len(scopes)
-        redirect_parts = urlsplit(form.initial["redirect_uri"])
-        context["redirect_host"] = redirect_parts.netloc or f"{redirect_parts.scheme}:"
-        response = super().render_to_response(context, **response_kwargs)
+        redirect_parts = urlsplit(credentials["redirect_uri"])
+        context = self.get_context_data(
+            form=self.get_form(),
+            application=application,
+            scope_items=[{"description": text, "is_new": is_new} for text, is_new in scope_items.items()],
+            asked_before=len(new_scopes) < len(scopes),
+            redirect_host=redirect_parts.netloc or f"{redirect_parts.scheme}:",
+        )
+        response = self.render_to_response(context)
         # Not no-referrer: under it, browsers post the consent form with `Origin: null`,
         # which the CSRF check must refuse. same-origin still sends nothing to other sites.
         response["Referrer-Policy"] = "same-origin"
         return response
 
-    def approve_remembered(self, form: Any) -> HttpResponse:
-        initial = {name: value for name, value in form.initial.items() if value is not None}
-        approval = self.get_form_class()(data={**initial, "allow": "on"})
-        if not approval.is_valid():
-            return self.invalid_form_response()
-        return self.form_valid(approval)
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return csrf_protect(super().post)(request, *args, **kwargs)
 
     def redirect(self, redirect_to: str, application: Application | None) -> HttpResponse:
-        # oauthlib only redirects to a URI it has matched against the client's registration,
-        # whatever its scheme (https, loopback http or a native app's private-use scheme).
+        # Every redirect, success or error, goes only to a URI registered for the client,
+        # whatever the request (or a tampered consent form) named. Its scheme may be https,
+        # loopback http or a native app's private-use scheme.
+        if application is None or not application.redirect_target_allowed(redirect_to):
+            error = oauth_errors.InvalidRequestFatalError(description="The redirect URI is not registered.")
+            return self.render_to_response({"error": error}, status=400)
         scheme = urlsplit(redirect_to).scheme
         return OAuth2ResponseRedirect(with_issuer(redirect_to), [scheme])
 

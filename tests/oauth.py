@@ -44,6 +44,14 @@ def redirect_params(response: HttpResponse) -> dict[str, str]:
     return {name: values[0] for name, values in query.items()}
 
 
+def consent_form_data(page: HttpResponse) -> dict[str, str]:
+    """The consent form's fields as the browser posts them, its CSRF token included."""
+    initial = page.context["form"].initial
+    return {name: value for name, value in initial.items() if value is not None} | {
+        "csrfmiddlewaretoken": str(page.context["csrf_token"])
+    }
+
+
 @dataclass
 class AuthorizationRequest:
     client_id: str
@@ -86,8 +94,7 @@ class OAuthTestClient:
         if page.status_code == 302 and allow:
             return page  # consent remembered from an earlier grant: no page to answer
         assert page.status_code == 200, page.content
-        form = page.context["form"]
-        data = {name: value for name, value in form.initial.items() if value is not None}
+        data = consent_form_data(page)
         if allow:
             data["allow"] = "Allow"
         return self.client.post(AUTHORIZE_URL, data)

@@ -8,7 +8,7 @@ from django.conf import settings
 from oauth2_provider.models import get_access_token_model, get_grant_model
 
 from oauth_apps.models import AuditEvent, Consent
-from tests.oauth import INTROSPECT_URL, REVOKE_URL, AuthorizationRequest, basic_auth
+from tests.oauth import INTROSPECT_URL, REVOKE_URL, AuthorizationRequest, basic_auth, consent_form_data
 
 OAUTH_FORM_ENDPOINTS = ["/v1/oauth/token", REVOKE_URL, INTROSPECT_URL]
 HUGE = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
@@ -61,8 +61,7 @@ def consent_form(oauth, application) -> dict[str, str]:
     oauth.sign_in()
     page = oauth.consent_page(AuthorizationRequest(client_id=application.client_id, scope="openid"))
     assert page.status_code == 200
-    fields = {name: value for name, value in page.context["form"].initial.items() if value is not None}
-    return fields | {"allow": "Allow"}
+    return consent_form_data(page) | {"allow": "Allow"}
 
 
 def test_the_same_consent_post_within_the_limits_issues_a_code(oauth, public_app):

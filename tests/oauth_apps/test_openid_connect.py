@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from io import StringIO
 from urllib.parse import parse_qs, urlsplit
@@ -15,6 +16,7 @@ from django.core.management import call_command
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from accounts.sessions import AUTH_TIME_SESSION_KEY
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Scope, SigningKey
 from tests.oauth import AUTHORIZE_URL, AuthorizationRequest, redirect_params
@@ -81,14 +83,19 @@ def test_prompt_login_signs_the_user_out_and_back_in(oauth, public_app, client):
 
 def test_max_age_exceeded_forces_a_fresh_sign_in(oauth, public_app, client, user):
     oauth.sign_in()
-    user.last_login = timezone.now() - timedelta(seconds=30)
-    user.save(update_fields=["last_login"])
+    signed_in_long_ago(client, seconds=30)
     request = AuthorizationRequest(client_id=public_app.client_id, scope="openid", extra={"max_age": "1"})
 
     response = client.get(AUTHORIZE_URL, request.params())
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def signed_in_long_ago(client, *, seconds: int) -> None:
+    session = client.session
+    session[AUTH_TIME_SESSION_KEY] = int(time.time()) - seconds
+    session.save()
 
 
 def test_recent_sign_in_satisfies_max_age(oauth, public_app, client):

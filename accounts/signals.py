@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import pre_save
+from django.dispatch import receiver
+
+from accounts.models import User
+from oauth_apps.models import AuditEvent
+from oauth_apps.services import access_revoke
+
+
+@receiver(pre_save, sender=User)
+def revoke_access_of_deactivated_user(sender: type[User], instance: User, **kwargs: Any) -> None:
+    """Deactivating a person (admin or code) ends every authorization they gave at once:
+    token families, pending codes and remembered consents. The token paths refuse an
+    inactive user's tokens too, for deactivations that bypass save() (QuerySet.update)."""
+    update_fields = kwargs.get("update_fields")
+    if instance.is_active or instance.pk is None or (update_fields is not None and "is_active" not in update_fields):
+        return
+    if User.objects.filter(pk=instance.pk, is_active=True).exists():
+        access_revoke(actor=AuditEvent.Actor.SYSTEM, user=instance)
