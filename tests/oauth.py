@@ -135,6 +135,10 @@ class OAuthTestClient:
         data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         return self._client_authenticated(data, client_id, secret, basic)
 
+    def refresh_with(self, client_id: str, refresh_token: str, *, scope: str) -> HttpResponse:
+        data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": scope}
+        return self._client_authenticated(data, client_id, None, True)
+
     def _client_authenticated(
         self, data: dict[str, str], client_id: str, secret: str | None, basic: bool, *, url: str = TOKEN_URL
     ) -> HttpResponse:

@@ -158,6 +158,13 @@ def test_discovery_lists_exactly_what_the_server_supports(client, path, db):
     assert set(document["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
 
 
+def test_discovery_says_request_objects_are_not_supported(client, db):
+    document = client.get("/.well-known/openid-configuration").json()
+
+    assert document["request_parameter_supported"] is False
+    assert document["request_uri_parameter_supported"] is False
+
+
 def test_both_discovery_documents_state_the_same_facts(client, db):
     assert (
         client.get("/.well-known/openid-configuration").json()
