@@ -75,6 +75,7 @@ REFRESH_TOKEN_INSERT = rows.Insert(RefreshToken)
 REFRESH_TOKEN_REVOKE = rows.Update(RefreshToken, ["revoked", "updated"])
 GRANT_DELETE = rows.Delete(Grant)
 
+GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credentials"})
 # RFC 7636 §4.1: code_verifier = 43*128unreserved.
 CODE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 
@@ -198,6 +199,15 @@ class OAuth2Validator(DotOAuth2Validator):
     def is_pkce_required(self, client_id: str, request: Request) -> bool:
         client = request.client or self._load_application(client_id, request)
         return client is None or client.requires_pkce
+
+    def validate_grant_type(
+        self, client_id: str, grant_type: str, client: Application, request: Request, *args: Any, **kwargs: Any
+    ) -> bool:
+        # oauthlib's authorization-code grant also answers grant_type=openid, which DOT's
+        # check asserts it never sees: that would be a 500 instead of this RFC 6749 §5.2 error.
+        if grant_type not in GRANT_TYPES:
+            raise errors.UnsupportedGrantTypeError(request=request)
+        return super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
 
     def validate_response_type(
         self, client_id: str, response_type: str, client: Application, request: Request, *args: Any, **kwargs: Any

@@ -101,3 +101,12 @@ def test_oversized_body_is_invalid_request(oauth):
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+def test_grant_type_openid_is_unsupported_not_a_server_error(oauth, confidential_app):
+    application, secret = confidential_app
+
+    response = oauth.token({"grant_type": "openid", "code": "x"}, basic_auth(application.client_id, secret))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"
