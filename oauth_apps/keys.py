@@ -92,6 +92,12 @@ def _save_reencrypted(key: SigningKey, ciphertext: str) -> None:
     logger.info("Signing key %s re-encrypted under the current DJANGO_SECRET_KEY.", key.kid)
 
 
+def _without_key_ops(jwk: dict[str, Any]) -> dict[str, Any]:
+    # RFC 7517 §4.3: `use` and `key_ops` should not be used together, and PyJWT's to_jwk adds
+    # key_ops. Keys stored before it was dropped at creation still carry it in the database.
+    return {name: value for name, value in jwk.items() if name != "key_ops"}
+
+
 def _thumbprint(public_jwk: dict[str, Any]) -> str:
     """RFC 7638 JWK thumbprint, used as the `kid`."""
     members = {name: public_jwk[name] for name in ("e", "kty", "n")}
@@ -104,7 +110,7 @@ def signing_key_create(*, active: bool) -> SigningKey:
     pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    public_jwk = RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+    public_jwk = _without_key_ops(RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True))
     kid = _thumbprint(public_jwk)
     public_jwk.update(kid=kid, use="sig", alg="RS256")
     return SigningKey.objects.create(
@@ -231,7 +237,7 @@ class KeyRing:
             private_keys[key.kid] = parsed.get(key.kid) or self._open(key)
         active = next(key for key in keys if key.is_active)
         self._private_keys = private_keys
-        self._public_jwks = [key.public_jwk for key in keys]
+        self._public_jwks = [_without_key_ops(key.public_jwk) for key in keys]
         self._active = ActiveKey(kid=active.kid, private_key=private_keys[active.kid])
         self._reuse_parsed = True
         self._loaded_at = time.monotonic()
