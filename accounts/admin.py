@@ -16,7 +16,8 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_active")
     actions = ("revoke_all_tokens",)
 
-    @admin.action(description="Revoke every token of the selected users")
+    # Revoking changes what the users' apps may do: the change permission, not just view.
+    @admin.action(permissions=["change"], description="Revoke every token of the selected users")
     def revoke_all_tokens(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         revoked = sum(
             access_revoke(actor=AuditEvent.Actor.ADMIN, user=user, actor_user=request.user) for user in queryset

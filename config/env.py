@@ -53,8 +53,9 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    """Comma-separated; like env_str, from the file named by NAME_FILE when that is set."""
+    value = env_str(name)
+    if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
 

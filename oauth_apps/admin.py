@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -118,17 +119,23 @@ class ApplicationAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Regenerate the client secret (shown once)")
+    # Every action changes what a client or token may do, so each needs the change permission:
+    # Django then neither offers it nor runs it for a staff member who may only view.
+    @admin.action(permissions=["change"], description="Regenerate the client secret (shown once)")
     def regenerate_secret(self, request: HttpRequest, queryset: QuerySet[Application]) -> HttpResponse | None:
         confidential = [app for app in queryset if app.client_type == Application.CLIENT_CONFIDENTIAL]
         if len(confidential) != 1 or len(queryset) != 1:
             self.message_user(request, "Select exactly one confidential client.", messages.ERROR)
             return None
         [application] = confidential
+        # Django checked the action's permission without an object; this one discloses a
+        # credential, so it asks again for this very client.
+        if not self.has_change_permission(request, application):
+            raise PermissionDenied
         request.new_client_secret = client_secret_regenerate(application=application, actor_user=request.user)
         return self.secret_response(request, application)
 
-    @admin.action(description="Revoke every token of the selected clients")
+    @admin.action(permissions=["change"], description="Revoke every token of the selected clients")
     def revoke_all_tokens(self, request: HttpRequest, queryset: QuerySet[Application]) -> None:
         revoked = sum(
             access_revoke(actor=AuditEvent.Actor.ADMIN, application=application, actor_user=request.user)
@@ -138,13 +145,14 @@ class ApplicationAdmin(admin.ModelAdmin):
 
 
 # Tokens are stored as checksums, so there is nothing secret to mask beyond what DOT hides;
-# the actions revoke whole families through the same function as every other path.
+# the actions revoke whole families through the same function as every other path, and need
+# the change permission (DOT's own actions declare none, so a viewer could run them).
 
 
 class AccessTokenAdmin(dot_admin.AccessTokenAdmin):
     list_display = ("pk", "user", "application", "scope", "expires")
 
-    @admin.action(description="Revoke selected access tokens and their families")
+    @admin.action(permissions=["change"], description="Revoke selected access tokens and their families")
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         revoked = 0
         for access_token in queryset.select_related("refresh_token"):
@@ -161,7 +169,7 @@ class RefreshTokenAdmin(dot_admin.RefreshTokenAdmin):
     list_display = ("pk", "user", "application", "created", "revoked")
     list_filter = ("application", "revoked")
 
-    @admin.action(description="Revoke selected refresh tokens and their families")
+    @admin.action(permissions=["change"], description="Revoke selected refresh tokens and their families")
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         families = set(queryset.values_list("token_family", flat=True)) - {None}
         for family in families:

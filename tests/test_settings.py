@@ -8,7 +8,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_str
+from config.env import env_bool, env_int, env_list, env_str
 
 
 def settings_error(**env: str) -> str:
@@ -64,3 +64,35 @@ def test_unreadable_secret_file_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("SOME_SECRET_FILE", str(tmp_path / "missing"))
     with pytest.raises(ImproperlyConfigured, match="SOME_SECRET_FILE"):
         env_str("SOME_SECRET")
+
+
+def test_previous_secret_keys_become_secret_key_fallbacks(tmp_path):
+    keys_file = tmp_path / "fallbacks"
+    keys_file.write_text("old-key-one,old-key-two\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)",
+        ],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_DEBUG": "1",
+            "DJANGO_SECRET_KEY_FALLBACKS_FILE": str(keys_file),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.strip() == "['old-key-one', 'old-key-two']"
+
+
+def test_a_list_can_come_from_a_file_too(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOME_LIST", "a, b,,c")
+    assert env_list("SOME_LIST", []) == ["a", "b", "c"]
+    list_file = tmp_path / "list"
+    list_file.write_text("d,e\n")
+    monkeypatch.setenv("SOME_LIST_FILE", str(list_file))
+    assert env_list("SOME_LIST", []) == ["d", "e"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from django.contrib.auth.models import Permission
+from oauth2_provider.models import get_access_token_model
 
 from oauth_apps.models import Application, AuditEvent, Scope
-from tests.oauth import HttpsClient, basic_auth
+from tests.oauth import ME_URL, HttpsClient, basic_auth
 
 ADD_URL = "/admin/oauth_apps/application/add/"
 CHANGELIST_URL = "/admin/oauth_apps/application/"
@@ -216,3 +220,179 @@ def test_scope_changes_in_the_admin_show_at_once(admin):
 
     assert "write:studies" not in active_scopes()
     assert "write:studies" not in admin.get("/.well-known/openid-configuration").json()["scopes_supported"]
+
+
+# --- Which staff member may run which action -------------------------------------------------
+
+USER_CHANGELIST_URL = "/admin/accounts/user/"
+ACCESS_TOKEN_CHANGELIST_URL = "/admin/oauth2_provider/accesstoken/"
+REFRESH_TOKEN_CHANGELIST_URL = "/admin/oauth2_provider/refreshtoken/"
+
+
+@pytest.fixture
+def staff_browser(make_user):
+    """A signed-in staff member (not a superuser) holding exactly `permissions` ("app.codename")."""
+
+    members = itertools.count(1)
+
+    def make(*permissions: str) -> HttpsClient:
+        member = make_user(f"staff-{next(members)}", is_staff=True)
+        for permission in permissions:
+            app_label, codename = permission.split(".")
+            member.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        browser = HttpsClient()
+        browser.force_login(member)
+        return browser
+
+    return make
+
+
+def offered_actions(browser: HttpsClient, changelist_url: str) -> set[str]:
+    response = browser.get(changelist_url)
+    assert response.status_code == 200
+    action_form = response.context["action_form"]  # None when no action is offered at all
+    return {name for name, _ in action_form.fields["action"].choices if name} if action_form else set()
+
+
+@pytest.mark.parametrize(
+    ("changelist_url", "view_permission"),
+    [
+        (CHANGELIST_URL, "oauth_apps.view_application"),
+        (USER_CHANGELIST_URL, "accounts.view_user"),
+        (ACCESS_TOKEN_CHANGELIST_URL, "oauth2_provider.view_accesstoken"),
+        (REFRESH_TOKEN_CHANGELIST_URL, "oauth2_provider.view_refreshtoken"),
+    ],
+)
+def test_a_view_only_staff_member_is_offered_no_action(staff_browser, changelist_url, view_permission):
+    assert offered_actions(staff_browser(view_permission), changelist_url) == set()
+
+
+@pytest.mark.parametrize(
+    ("changelist_url", "permissions", "actions"),
+    [
+        (
+            CHANGELIST_URL,
+            ("oauth_apps.view_application", "oauth_apps.change_application"),
+            {"regenerate_secret", "revoke_all_tokens"},
+        ),
+        (USER_CHANGELIST_URL, ("accounts.view_user", "accounts.change_user"), {"revoke_all_tokens"}),
+        (ACCESS_TOKEN_CHANGELIST_URL, ("oauth2_provider.change_accesstoken",), {"revoke_tokens"}),
+        (REFRESH_TOKEN_CHANGELIST_URL, ("oauth2_provider.change_refreshtoken",), {"revoke_tokens"}),
+        (
+            CHANGELIST_URL,
+            ("oauth_apps.view_application", "oauth_apps.delete_application"),
+            {"delete_selected"},
+        ),
+    ],
+)
+def test_each_action_is_offered_with_the_permission_it_needs(staff_browser, changelist_url, permissions, actions):
+    assert offered_actions(staff_browser(*permissions), changelist_url) == actions
+
+
+def test_a_view_only_staff_member_cannot_regenerate_a_client_secret(staff_browser, oauth, service_account):
+    application, secret = service_account
+    stored_hash = application.client_secret
+    viewer = staff_browser("oauth_apps.view_application")
+
+    response = viewer.post(CHANGELIST_URL, {"action": "regenerate_secret", "_selected_action": [application.pk]})
+
+    assert response.status_code in (200, 302, 403)
+    assert "client_secret" not in (response.context or {})
+    assert b"Client secret for" not in response.content
+    application.refresh_from_db()
+    assert application.client_secret == stored_hash
+    grant = {"grant_type": "client_credentials", "scope": "read:participants"}
+    assert oauth.token(grant, basic_auth(application.client_id, secret)).status_code == 200
+    assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.SECRET_REGENERATED).exists()
+
+
+def test_a_view_only_staff_member_cannot_reach_the_secret_page_through_the_client_forms(
+    staff_browser, confidential_app
+):
+    application, _ = confidential_app
+    stored_hash = application.client_secret
+    viewer = staff_browser("oauth_apps.view_application")
+
+    added = viewer.post(ADD_URL, client_form())
+    changed = viewer.post(f"{CHANGELIST_URL}{application.pk}/change/", client_form(name="Renamed Portal"))
+
+    assert (added.status_code, changed.status_code) == (403, 403)
+    assert Application.objects.count() == 1
+    application.refresh_from_db()
+    assert (application.name, application.client_secret) == ("Research Portal", stored_hash)
+
+
+def test_a_staff_member_with_the_change_permission_can_regenerate_a_client_secret(
+    staff_browser, oauth, service_account
+):
+    application, old_secret = service_account
+    editor = staff_browser("oauth_apps.view_application", "oauth_apps.change_application")
+
+    response = editor.post(CHANGELIST_URL, {"action": "regenerate_secret", "_selected_action": [application.pk]})
+
+    new_secret = response.context["client_secret"]
+    assert new_secret != old_secret
+    grant = {"grant_type": "client_credentials", "scope": "read:participants"}
+    assert oauth.token(grant, basic_auth(application.client_id, new_secret)).status_code == 200
+
+
+def revocation_target(name: str, *, application: Application, user: object) -> tuple[str, str, object]:
+    """The changelist, the action and the selected row of each revocation action."""
+    access_token = get_access_token_model().objects.get()
+    return {
+        "client": (CHANGELIST_URL, "revoke_all_tokens", application.pk),
+        "user": (USER_CHANGELIST_URL, "revoke_all_tokens", user.pk),
+        "access token": (ACCESS_TOKEN_CHANGELIST_URL, "revoke_tokens", access_token.pk),
+        "refresh token": (REFRESH_TOKEN_CHANGELIST_URL, "revoke_tokens", access_token.refresh_token.pk),
+    }[name]
+
+
+REVOCATIONS = {
+    "client": ("oauth_apps.view_application", "oauth_apps.change_application"),
+    "user": ("accounts.view_user", "accounts.change_user"),
+    "access token": ("oauth2_provider.view_accesstoken", "oauth2_provider.change_accesstoken"),
+    "refresh token": ("oauth2_provider.view_refreshtoken", "oauth2_provider.change_refreshtoken"),
+}
+
+
+@pytest.mark.parametrize("target", REVOCATIONS)
+def test_a_view_only_staff_member_cannot_revoke_tokens(staff_browser, oauth, public_app, user, target):
+    tokens = oauth.tokens_for(public_app)
+    view_permission, _ = REVOCATIONS[target]
+    changelist_url, action, pk = revocation_target(target, application=public_app, user=user)
+
+    response = staff_browser(view_permission).post(changelist_url, {"action": action, "_selected_action": [pk]})
+
+    assert response.status_code in (200, 302, 403)
+    assert oauth.bearer_get(ME_URL, tokens["access_token"]).status_code == 200
+    assert oauth.refresh(public_app.client_id, tokens["refresh_token"]).status_code == 200
+    assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.TOKENS_REVOKED).exists()
+
+
+@pytest.mark.parametrize("target", REVOCATIONS)
+def test_a_staff_member_with_the_change_permission_can_revoke_tokens(staff_browser, oauth, public_app, user, target):
+    tokens = oauth.tokens_for(public_app)
+    changelist_url, action, pk = revocation_target(target, application=public_app, user=user)
+
+    staff_browser(*REVOCATIONS[target]).post(changelist_url, {"action": action, "_selected_action": [pk]})
+
+    assert oauth.bearer_get(ME_URL, tokens["access_token"]).status_code == 401
+    assert oauth.refresh(public_app.client_id, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize(
+    ("changelist_url", "view_permission"),
+    [(CHANGELIST_URL, "oauth_apps.view_application"), (USER_CHANGELIST_URL, "accounts.view_user")],
+)
+def test_a_view_only_staff_member_cannot_delete_clients_or_users(
+    staff_browser, public_app, user, changelist_url, view_permission
+):
+    pk = public_app.pk if changelist_url == CHANGELIST_URL else user.pk
+
+    response = staff_browser(view_permission).post(
+        changelist_url, {"action": "delete_selected", "_selected_action": [pk], "post": "yes"}
+    )
+
+    assert response.status_code in (200, 302, 403)
+    assert Application.objects.filter(pk=public_app.pk).exists()
+    assert type(user).objects.filter(pk=user.pk).exists()

@@ -207,3 +207,20 @@ def test_jwks_and_discovery_allow_any_origin_and_are_cacheable(client, db):
         response = client.get(path)
         assert response["Access-Control-Allow-Origin"] == "*"
         assert "max-age=" in response["Cache-Control"]
+
+
+def test_jwks_entries_say_use_sig_and_not_key_ops_too(client, db):
+    """RFC 7517 §4.3: `use` and `key_ops` should not be used together."""
+    key_ring.active()
+    call_command("rotate_signing_key", stdout=StringIO())
+    # A key stored before key_ops was dropped at creation, as PyJWT's to_jwk writes it.
+    stored_earlier = SigningKey.objects.filter(is_active=False).get()
+    stored_earlier.public_jwk["key_ops"] = ["verify"]
+    stored_earlier.save()
+    key_ring.invalidate()
+
+    published = jwks(client)["keys"]
+
+    assert len(published) == 2
+    assert all(key["use"] == "sig" and "key_ops" not in key for key in published)
+    assert not SigningKey.objects.filter(public_jwk__has_key="key_ops").exclude(pk=stored_earlier.pk).exists()
