@@ -7,6 +7,7 @@ validator, can record events without being handed the request.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -21,6 +22,14 @@ from oauth_apps.ratelimits import Limit
 
 AUDIT_EVENT_INSERT = rows.Insert(AuditEvent)
 
+# Control characters can't be stored by PostgreSQL (NUL) or forge lines and hide text where
+# the trail is read (the admin, an export); format characters (bidi overrides) can make a
+# client id read as another; lone surrogates can't be encoded at all.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+_REPLACEMENT = "\ufffd"
+_TEXT_FIELDS = ("client_id", "username", "actor_username", "detail")
+_MAX_LENGTHS = {name: AuditEvent._meta.get_field(name).max_length for name in _TEXT_FIELDS}
+
 Kind = AuditEvent.Kind
 Actor = AuditEvent.Actor
 Outcome = AuditEvent.Outcome
@@ -31,6 +40,20 @@ _client_ip: ContextVar[str | None] = ContextVar("audit_client_ip", default=None)
 def current_client_ip() -> str:
     """The address of the peer the current request came from ("" outside a request)."""
     return _client_ip.get() or ""
+
+
+def audit_text(value: str, *, field: str) -> str:
+    """`value` as it can always be stored in the text column `field`: unprintable characters
+    replaced by U+FFFD, cut to the column's length."""
+    if not value.isprintable():
+        value = "".join(
+            _REPLACEMENT if unicodedata.category(char) in _UNPRINTABLE_CATEGORIES else char for char in value
+        )
+    return value[: _MAX_LENGTHS[field]]
+
+
+def _username(user: Any) -> str:
+    return user.get_username() if user is not None else ""
 
 
 def audit_record(
@@ -44,16 +67,21 @@ def audit_record(
     actor_user: Any = None,
     detail: str = "",
 ) -> AuditEvent:
+    """Write one event. Every text comes from the request or the database as it is, so it is
+    sanitised here: recording a rejected request must never fail because of what it sent."""
     event = AuditEvent(
         kind=kind,
         actor=actor,
         outcome=outcome,
         application=application,
-        client_id=(application.client_id if application is not None else client_id)[:100],
+        # Kept as text beside the foreign keys, so the trail still names them once deleted.
+        client_id=audit_text(application.client_id if application is not None else client_id, field="client_id"),
         user=user,
+        username=audit_text(_username(user), field="username"),
         actor_user=actor_user,
+        actor_username=audit_text(_username(actor_user), field="actor_username"),
         ip_address=_client_ip.get(),
-        detail=detail[:255],
+        detail=audit_text(detail, field="detail"),
     )
     # Every token request writes one: the plain INSERT (oauth_apps/rows.py), never an update.
     AUDIT_EVENT_INSERT.save(event)

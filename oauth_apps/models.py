@@ -191,6 +191,11 @@ class AuditEvent(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
     )
+    # The usernames as text too, so the trail still names the people once their account is
+    # deleted. db_default lets servers still running the previous release insert rows
+    # without them while the migration rolls out.
+    actor_username = models.CharField("actor's username", max_length=150, blank=True, default="", db_default="")
+    username = models.CharField("user's username", max_length=150, blank=True, default="", db_default="")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     detail = models.CharField(max_length=255, blank=True)
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import base64
+import importlib
+from types import SimpleNamespace
 
+import pytest
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+
+from oauth_apps.audit import AUDIT_EVENT_INSERT, audit_record
 from oauth_apps.models import AuditEvent
 from oauth_apps.services import access_revoke, client_secret_regenerate
 from tests.oauth import TOKEN_URL, AuthorizationRequest, basic_auth
@@ -110,6 +117,69 @@ def test_every_rejected_token_request_leaves_exactly_one_event(oauth, public_app
     assert AuditEvent.objects.count() == before + 1
     event = AuditEvent.objects.first()
     assert event.outcome == "failure"
+
+
+def test_a_nul_in_basic_credentials_is_audited_sanitised_not_a_server_error(oauth, db):
+    credentials = base64.b64encode(b"a%00b:x").decode()
+    before = AuditEvent.objects.count()
+
+    response = oauth.token({"grant_type": "client_credentials"}, {"Authorization": f"Basic {credentials}"})
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert AuditEvent.objects.count() == before + 1
+    event = AuditEvent.objects.get(kind=Kind.CLIENT_AUTH_FAILED)
+    assert event.client_id == "a\ufffdb"
+
+
+def test_every_text_field_is_stored_without_control_characters_and_within_its_column(make_user, db):
+    user = make_user("zoë")
+
+    audit_record(
+        Kind.TOKEN_REQUEST_REJECTED,
+        actor="client",
+        client_id="evil\x00\r\nFAKE \u202eLINE\x7f" + "x" * 200,
+        user=user,
+        detail="line\nbreak\x1b[31m" + "d" * 300,
+    )
+
+    event = AuditEvent.objects.get()
+    assert event.client_id == ("evil\ufffd\ufffd\ufffdFAKE \ufffdLINE\ufffd" + "x" * 200)[:100]
+    assert event.detail == ("line\ufffdbreak\ufffd[31m" + "d" * 300)[:255]
+    assert event.username == "zoë"
+
+
+def test_deleting_a_user_leaves_their_audit_rows_naming_them(oauth, public_app, user, make_user):
+    staff = make_user("staff", is_staff=True)
+    oauth.tokens_for(public_app)
+    access_revoke(actor="admin", user=user, application=public_app, actor_user=staff)
+
+    user.delete()
+    staff.delete()
+
+    issued = AuditEvent.objects.get(kind=Kind.TOKENS_ISSUED)
+    revoked = AuditEvent.objects.get(kind=Kind.TOKENS_REVOKED)
+    assert (issued.user, issued.username) == (None, "alice")
+    assert (revoked.user, revoked.username) == (None, "alice")
+    assert (revoked.actor_user, revoked.actor_username) == (None, "staff")
+
+
+def test_the_migration_names_the_users_of_rows_written_before_it(make_user, db):
+    alice, staff = make_user("alice"), make_user("staff")
+    AUDIT_EVENT_INSERT.save(AuditEvent(kind=Kind.CONSENT_GRANTED, actor="user", user=alice, actor_user=alice))
+    AUDIT_EVENT_INSERT.save(AuditEvent(kind=Kind.TOKENS_REVOKED, actor="admin", user=alice, actor_user=staff))
+    AUDIT_EVENT_INSERT.save(AuditEvent(kind=Kind.CLIENT_CREATED, actor="system"))
+    migration = importlib.import_module("oauth_apps.migrations.0005_audit_usernames")
+    state = MigrationLoader(connection).project_state(("oauth_apps", "0005_audit_usernames"))
+
+    migration.backfill_usernames(state.apps, SimpleNamespace(connection=connection))
+
+    names = {event.kind: (event.username, event.actor_username) for event in AuditEvent.objects.all()}
+    assert names == {
+        Kind.CONSENT_GRANTED: ("alice", "alice"),
+        Kind.TOKENS_REVOKED: ("alice", "staff"),
+        Kind.CLIENT_CREATED: ("", ""),
+    }
 
 
 @pytest.mark.parametrize("actor", ["user", "admin"])
