@@ -83,7 +83,7 @@ def audit_record(
         ip_address=_client_ip.get(),
         detail=audit_text(detail, field="detail"),
     )
-    # Every token request writes one: the plain INSERT (oauth_apps/rows.py), never an update.
+    # Token requests write one: the plain INSERT (oauth_apps/rows.py), never an update.
     AUDIT_EVENT_INSERT.save(event)
     return event
 
@@ -110,8 +110,8 @@ class AuditContextMiddleware:
 class TokenRequestFacts:
     """What the validator learns while oauthlib handles a token request.
 
-    The token view writes exactly one audit event per request from these facts, whatever
-    the outcome: the validator only notes them.
+    The token view writes the request's audit event from these facts: the validator only
+    notes them.
     """
 
     # The limit a successfully authenticated client's request counts against.
@@ -122,6 +122,16 @@ class TokenRequestFacts:
     # Set when the validator knows better than oauthlib's error code what went wrong.
     kind: str | None = None
     detail: str = ""
+
+    @property
+    def client_authentication_reached(self) -> bool:
+        """Whether a client's credentials (or public client_id) were checked, either way.
+
+        Only then was the request counted against a rate limit (per client, or per address
+        and client id for a failure), so only then may it leave an audit row: anything
+        refused earlier is anonymous and unmetered, and would let anyone grow the trail.
+        """
+        return self.application is not None or self.kind == Kind.CLIENT_AUTH_FAILED
 
 
 _token_request: ContextVar[TokenRequestFacts | None] = ContextVar("audit_token_request", default=None)

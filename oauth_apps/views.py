@@ -159,7 +159,11 @@ class AuthorizationView(dot_views.AuthorizationView):
 @method_decorator(csrf_exempt, name="dispatch")
 class OAuthEndpointView(OAuthLibMixin, View):
     """A form-encoded, client-authenticated OAuth endpoint answered by oauthlib, one
-    transaction per request, with RFC 6749 §5.2 errors and no caching."""
+    transaction per request, with RFC 6749 §5.2 errors and no caching.
+
+    A request leaves an audit row only once it reached client authentication and was not
+    rate limited: anything earlier is anonymous and would let anyone grow the trail.
+    """
 
     endpoint_name = ""
     # The OAuthLibCore method (DOT's, or ours in oauth_apps.backends) that answers it.
@@ -171,9 +175,7 @@ class OAuthEndpointView(OAuthLibMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         problem = form_body_problem(request)
         if problem:
-            response = no_store(oauth_error("invalid_request", problem))
-            self.audit(response, TokenRequestFacts())
-            return response
+            return no_store(oauth_error("invalid_request", problem))
         with transaction.atomic(), token_request_facts(self.rate_limit) as facts:
             _uri, headers, body, status = getattr(self.get_oauthlib_core(), self.core_method)(request)
             if status >= 400:
@@ -186,7 +188,8 @@ class OAuthEndpointView(OAuthLibMixin, View):
             if status == 401:
                 # RFC 6749 §5.2: answer invalid_client with the scheme clients authenticate with.
                 response["WWW-Authenticate"] = 'Basic realm="WeTrials Auth", charset="UTF-8"'
-            self.audit(response, facts)
+            if status != 429:
+                self.audit(response, facts)
             cors_allow(request, response, facts.application if self.cors_enabled else None)
             request.oauth_client_id = facts.application.client_id if facts.application else facts.client_id[:100]
         return no_store(response)
@@ -209,18 +212,23 @@ class OAuthEndpointView(OAuthLibMixin, View):
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = oauth_error("invalid_request", f"The {self.endpoint_name} endpoint accepts POST only.", status=405)
         response["Allow"] = "POST"
-        self.audit(response, TokenRequestFacts())
         return no_store(response)
 
 
 class TokenView(OAuthEndpointView):
-    """RFC 6749 §3.2: the token endpoint. Every request leaves exactly one audit event."""
+    """RFC 6749 §3.2: the token endpoint.
+
+    A request that reached client authentication leaves exactly one audit event, whatever
+    its outcome, unless it was rate limited.
+    """
 
     endpoint_name = "token"
     core_method = "create_token_response"
     rate_limit = ratelimits.TOKEN
 
     def audit(self, response: HttpResponse, facts: TokenRequestFacts) -> None:
+        if not facts.client_authentication_reached:
+            return
         if response.status_code == 200:
             audit_record(Kind.TOKENS_ISSUED, actor=Actor.CLIENT, application=facts.application, user=facts.user)
             return
