@@ -2,19 +2,24 @@
 
 Views and services call `audit_record`. The client's IP comes from the request being
 served (AuditContextMiddleware), so code far from the view, such as the oauthlib
-validator, can record events without being handed the request.
+validator, can record events without being handed the request. Rows leave only through
+`audit_events_prune`, the retention command's service.
 """
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from oauth_apps import rows
 from oauth_apps.models import Application, AuditEvent
@@ -86,6 +91,38 @@ def audit_record(
     # Token requests write one: the plain INSERT (oauth_apps/rows.py), never an update.
     AUDIT_EVENT_INSERT.save(event)
     return event
+
+
+@dataclass(frozen=True)
+class AuditPruneResult:
+    created_before: datetime
+    deleted: int
+    batches: int
+
+
+def audit_events_prune(
+    *, older_than: timedelta, batch_size: int = 1000, pause: float = 0.0, dry_run: bool = False
+) -> AuditPruneResult:
+    """Delete the events created more than `older_than` ago, oldest first, `batch_size` rows
+    per transaction so that no batch holds locks for long while the server writes new ones.
+
+    With `dry_run`, count them and delete nothing.
+    """
+    created_before = timezone.now() - older_than
+    if dry_run:
+        count = AuditEvent.objects.filter(created_at__lt=created_before).count()
+        return AuditPruneResult(created_before=created_before, deleted=count, batches=0)
+    deleted = batches = 0
+    while True:
+        with transaction.atomic():
+            batch = AuditEvent.objects.prune_oldest(created_before=created_before, limit=batch_size)
+        if not batch:
+            break
+        deleted, batches = deleted + batch, batches + 1
+        if batch < batch_size:
+            break
+        time.sleep(pause)
+    return AuditPruneResult(created_before=created_before, deleted=deleted, batches=batches)
 
 
 class AuditContextMiddleware:

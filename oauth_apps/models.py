@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -144,7 +146,21 @@ class AuditEventQuerySet(models.QuerySet):
         raise TypeError("Audit events are append-only.")
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("Audit events are append-only.")
+        raise TypeError("Audit events are append-only: prune_audit removes old ones.")
+
+    def prune_oldest(self, *, created_before: datetime, limit: int) -> int:
+        """Delete up to `limit` of the oldest events created before `created_before`; how many.
+
+        The one way rows leave, for the retention command (audit.audit_events_prune) only.
+        """
+        pks = list(
+            self.filter(created_at__lt=created_before).order_by("created_at", "id").values_list("pk", flat=True)[:limit]
+        )
+        if not pks:
+            return 0
+        # The base implementation: the guard above is for every other caller.
+        deleted, _ = models.QuerySet.delete(self.filter(pk__in=pks))
+        return deleted
 
 
 class AuditEvent(models.Model):
