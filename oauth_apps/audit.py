@@ -159,6 +159,8 @@ class TokenRequestFacts:
     # Set when the validator knows better than oauthlib's error code what went wrong.
     kind: str | None = None
     detail: str = ""
+    # The row save_bearer_token inserted, so the view can signal it without reading it back.
+    access_token: Any = None
 
     @property
     def client_authentication_reached(self) -> bool:
