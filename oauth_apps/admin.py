@@ -181,7 +181,17 @@ class RefreshTokenAdmin(dot_admin.RefreshTokenAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the trail is written by the server, never by hand."""
 
-    list_display = ("created_at", "kind", "outcome", "actor", "actor_user", "application_name", "user", "ip_address")
+    # The usernames as recorded, not the foreign keys: they still name a deleted account.
+    list_display = (
+        "created_at",
+        "kind",
+        "outcome",
+        "actor",
+        "actor_username",
+        "application_name",
+        "username",
+        "ip_address",
+    )
     list_filter = (
         "kind",
         "outcome",
@@ -190,8 +200,8 @@ class AuditEventAdmin(admin.ModelAdmin):
         ("user", admin.RelatedOnlyFieldListFilter),
     )
     date_hierarchy = "created_at"
-    search_fields = ("client_id", "user__username", "detail")
-    list_select_related = ("application", "user", "actor_user")
+    search_fields = ("client_id", "username", "actor_username", "detail")
+    list_select_related = ("application",)
 
     @admin.display(description="Client")
     def application_name(self, event: AuditEvent) -> str:

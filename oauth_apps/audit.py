@@ -2,24 +2,38 @@
 
 Views and services call `audit_record`. The client's IP comes from the request being
 served (AuditContextMiddleware), so code far from the view, such as the oauthlib
-validator, can record events without being handed the request.
+validator, can record events without being handed the request. Rows leave only through
+`audit_events_prune`, the retention command's service.
 """
 
 from __future__ import annotations
 
+import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from oauth_apps import rows
 from oauth_apps.models import Application, AuditEvent
 from oauth_apps.ratelimits import Limit
 
 AUDIT_EVENT_INSERT = rows.Insert(AuditEvent)
+
+# Control characters can't be stored by PostgreSQL (NUL) or forge lines and hide text where
+# the trail is read (the admin, an export); format characters (bidi overrides) can make a
+# client id read as another; lone surrogates can't be encoded at all.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+_REPLACEMENT = "\ufffd"
+_TEXT_FIELDS = ("client_id", "username", "actor_username", "detail")
+_MAX_LENGTHS = {name: AuditEvent._meta.get_field(name).max_length for name in _TEXT_FIELDS}
 
 Kind = AuditEvent.Kind
 Actor = AuditEvent.Actor
@@ -33,6 +47,20 @@ def current_client_ip() -> str:
     return _client_ip.get() or ""
 
 
+def audit_text(value: str, *, field: str) -> str:
+    """`value` as it can always be stored in the text column `field`: unprintable characters
+    replaced by U+FFFD, cut to the column's length."""
+    if not value.isprintable():
+        value = "".join(
+            _REPLACEMENT if unicodedata.category(char) in _UNPRINTABLE_CATEGORIES else char for char in value
+        )
+    return value[: _MAX_LENGTHS[field]]
+
+
+def _username(user: Any) -> str:
+    return user.get_username() if user is not None else ""
+
+
 def audit_record(
     kind: str,
     *,
@@ -44,20 +72,57 @@ def audit_record(
     actor_user: Any = None,
     detail: str = "",
 ) -> AuditEvent:
+    """Write one event. Every text comes from the request or the database as it is, so it is
+    sanitised here: recording a rejected request must never fail because of what it sent."""
     event = AuditEvent(
         kind=kind,
         actor=actor,
         outcome=outcome,
         application=application,
-        client_id=(application.client_id if application is not None else client_id)[:100],
+        # Kept as text beside the foreign keys, so the trail still names them once deleted.
+        client_id=audit_text(application.client_id if application is not None else client_id, field="client_id"),
         user=user,
+        username=audit_text(_username(user), field="username"),
         actor_user=actor_user,
+        actor_username=audit_text(_username(actor_user), field="actor_username"),
         ip_address=_client_ip.get(),
-        detail=detail[:255],
+        detail=audit_text(detail, field="detail"),
     )
-    # Every token request writes one: the plain INSERT (oauth_apps/rows.py), never an update.
+    # Token requests write one: the plain INSERT (oauth_apps/rows.py), never an update.
     AUDIT_EVENT_INSERT.save(event)
     return event
+
+
+@dataclass(frozen=True)
+class AuditPruneResult:
+    created_before: datetime
+    deleted: int
+    batches: int
+
+
+def audit_events_prune(
+    *, older_than: timedelta, batch_size: int = 1000, pause: float = 0.0, dry_run: bool = False
+) -> AuditPruneResult:
+    """Delete the events created more than `older_than` ago, oldest first, `batch_size` rows
+    per transaction so that no batch holds locks for long while the server writes new ones.
+
+    With `dry_run`, count them and delete nothing.
+    """
+    created_before = timezone.now() - older_than
+    if dry_run:
+        count = AuditEvent.objects.filter(created_at__lt=created_before).count()
+        return AuditPruneResult(created_before=created_before, deleted=count, batches=0)
+    deleted = batches = 0
+    while True:
+        with transaction.atomic():
+            batch = AuditEvent.objects.prune_oldest(created_before=created_before, limit=batch_size)
+        if not batch:
+            break
+        deleted, batches = deleted + batch, batches + 1
+        if batch < batch_size:
+            break
+        time.sleep(pause)
+    return AuditPruneResult(created_before=created_before, deleted=deleted, batches=batches)
 
 
 class AuditContextMiddleware:
@@ -82,8 +147,8 @@ class AuditContextMiddleware:
 class TokenRequestFacts:
     """What the validator learns while oauthlib handles a token request.
 
-    The token view writes exactly one audit event per request from these facts, whatever
-    the outcome: the validator only notes them.
+    The token view writes the request's audit event from these facts: the validator only
+    notes them.
     """
 
     # The limit a successfully authenticated client's request counts against.
@@ -94,6 +159,18 @@ class TokenRequestFacts:
     # Set when the validator knows better than oauthlib's error code what went wrong.
     kind: str | None = None
     detail: str = ""
+    # The row save_bearer_token inserted, so the view can signal it without reading it back.
+    access_token: Any = None
+
+    @property
+    def client_authentication_reached(self) -> bool:
+        """Whether a client's credentials (or public client_id) were checked, either way.
+
+        Only then was the request counted against a rate limit (per client, or per address
+        and client id for a failure), so only then may it leave an audit row: anything
+        refused earlier is anonymous and unmetered, and would let anyone grow the trail.
+        """
+        return self.application is not None or self.kind == Kind.CLIENT_AUTH_FAILED
 
 
 _token_request: ContextVar[TokenRequestFacts | None] = ContextVar("audit_token_request", default=None)

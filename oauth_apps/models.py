@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -172,7 +174,21 @@ class AuditEventQuerySet(models.QuerySet):
         raise TypeError("Audit events are append-only.")
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("Audit events are append-only.")
+        raise TypeError("Audit events are append-only: prune_audit removes old ones.")
+
+    def prune_oldest(self, *, created_before: datetime, limit: int) -> int:
+        """Delete up to `limit` of the oldest events created before `created_before`; how many.
+
+        The one way rows leave, for the retention command (audit.audit_events_prune) only.
+        """
+        pks = list(
+            self.filter(created_at__lt=created_before).order_by("created_at", "id").values_list("pk", flat=True)[:limit]
+        )
+        if not pks:
+            return 0
+        # The base implementation: the guard above is for every other caller.
+        deleted, _ = models.QuerySet.delete(self.filter(pk__in=pks))
+        return deleted
 
 
 class AuditEvent(models.Model):
@@ -219,6 +235,11 @@ class AuditEvent(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
     )
+    # The usernames as text too, so the trail still names the people once their account is
+    # deleted. db_default lets servers still running the previous release insert rows
+    # without them while the migration rolls out.
+    actor_username = models.CharField("actor's username", max_length=150, blank=True, default="", db_default="")
+    username = models.CharField("user's username", max_length=150, blank=True, default="", db_default="")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     detail = models.CharField(max_length=255, blank=True)
 

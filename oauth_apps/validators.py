@@ -369,6 +369,7 @@ class OAuth2Validator(DotOAuth2Validator):
         )
         set_token_value(access_token, token["access_token"])
         ACCESS_TOKEN_INSERT.save(access_token)
+        current_token_request().access_token = access_token  # for the view's app_authorized signal
         if "refresh_token" not in token:
             return
         if previous is not None:

@@ -20,9 +20,11 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.signals import app_authorized
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from oauthlib.openid.connect.core.exceptions import LoginRequired
@@ -247,10 +249,20 @@ class AuthorizationView(dot_views.AuthorizationView):
         return self.render_to_response({"error": error}, status=400)
 
 
+# The credentials these endpoints receive: an error report (mail to ADMINS, a logged
+# traceback) shows them masked.
+CREDENTIAL_PARAMETERS = ("client_secret", "code", "code_verifier", "refresh_token", "token", "client_assertion")
+
+
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(sensitive_post_parameters(*CREDENTIAL_PARAMETERS), name="dispatch")
 class OAuthEndpointView(OAuthLibMixin, View):
     """A form-encoded, client-authenticated OAuth endpoint answered by oauthlib, one
-    transaction per request, with RFC 6749 §5.2 errors and no caching."""
+    transaction per request, with RFC 6749 §5.2 errors and no caching.
+
+    A request leaves an audit row only once it reached client authentication and was not
+    rate limited: anything earlier is anonymous and would let anyone grow the trail.
+    """
 
     endpoint_name = ""
     # The OAuthLibCore method (DOT's, or ours in oauth_apps.backends) that answers it.
@@ -262,9 +274,7 @@ class OAuthEndpointView(OAuthLibMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         problem = form_body_problem(request)
         if problem:
-            response = no_store(oauth_error("invalid_request", problem))
-            self.audit(response, TokenRequestFacts())
-            return response
+            return no_store(oauth_error("invalid_request", problem))
         with transaction.atomic(), token_request_facts(self.rate_limit) as facts:
             _uri, headers, body, status = getattr(self.get_oauthlib_core(), self.core_method)(request)
             if status >= 400:
@@ -277,7 +287,13 @@ class OAuthEndpointView(OAuthLibMixin, View):
             if status == 401:
                 # RFC 6749 §5.2: answer invalid_client with the scheme clients authenticate with.
                 response["WWW-Authenticate"] = 'Basic realm="WeTrials Auth", charset="UTF-8"'
-            self.audit(response, facts)
+            if status != 429:
+                self.audit(response, facts)
+            if status == 200 and facts.access_token is not None:
+                # What DOT's TokenView sends, with the row save_bearer_token inserted rather
+                # than one read back by checksum. Inside the transaction: a failing receiver
+                # leaves no token behind that the client never received.
+                app_authorized.send(sender=self, request=request, token=facts.access_token)
             cors_allow(request, response, facts.application if self.cors_enabled else None)
             request.oauth_client_id = facts.application.client_id if facts.application else facts.client_id[:100]
         return no_store(response)
@@ -300,18 +316,23 @@ class OAuthEndpointView(OAuthLibMixin, View):
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = oauth_error("invalid_request", f"The {self.endpoint_name} endpoint accepts POST only.", status=405)
         response["Allow"] = "POST"
-        self.audit(response, TokenRequestFacts())
         return no_store(response)
 
 
 class TokenView(OAuthEndpointView):
-    """RFC 6749 §3.2: the token endpoint. Every request leaves exactly one audit event."""
+    """RFC 6749 §3.2: the token endpoint.
+
+    A request that reached client authentication leaves exactly one audit event, whatever
+    its outcome, unless it was rate limited.
+    """
 
     endpoint_name = "token"
     core_method = "create_token_response"
     rate_limit = ratelimits.TOKEN
 
     def audit(self, response: HttpResponse, facts: TokenRequestFacts) -> None:
+        if not facts.client_authentication_reached:
+            return
         if response.status_code == 200:
             audit_record(Kind.TOKENS_ISSUED, actor=Actor.CLIENT, application=facts.application, user=facts.user)
             return

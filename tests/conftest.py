@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
+from oauth_apps.cors import registered_origins_forget
 from oauth_apps.keys import key_ring
 from oauth_apps.scopes import active_scopes_forget
 from oauth_apps.services import application_register
@@ -24,9 +25,11 @@ def _isolated_state(settings):
     cache.clear()
     key_ring.invalidate()
     active_scopes_forget()
+    registered_origins_forget()
     yield
     key_ring.invalidate()
     active_scopes_forget()
+    registered_origins_forget()
 
 
 @pytest.fixture

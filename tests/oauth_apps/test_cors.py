@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from oauth_apps.models import Application
+from oauth_apps.services import application_save
 from tests.oauth import REVOKE_URL, TOKEN_URL, USERINFO_URL, AuthorizationRequest
 
 SPA = "https://spa.example.com"
@@ -141,3 +143,45 @@ def test_introspection_never_answers_browsers(oauth, spa, service_account):
 
     assert "Access-Control-Allow-Origin" not in response
     assert "Access-Control-Allow-Origin" not in preflight_response
+
+
+def test_a_warm_preflight_makes_no_sql_queries(client, spa, django_assert_num_queries):
+    preflight(client, TOKEN_URL, SPA)  # the process loads the registered origins once
+
+    with django_assert_num_queries(0):
+        allowed = preflight(client, TOKEN_URL, SPA)
+        refused = preflight(client, REVOKE_URL, STRANGER)
+
+    assert allowed["Access-Control-Allow-Origin"] == SPA
+    assert "Access-Control-Allow-Origin" not in refused
+
+
+def test_a_newly_registered_origin_is_allowed_at_once(client, spa, make_application):
+    assert "Access-Control-Allow-Origin" not in preflight(client, TOKEN_URL, OTHER_SPA)
+
+    make_application(name="Other Diary", allowed_origins=(OTHER_SPA,))
+
+    assert preflight(client, TOKEN_URL, OTHER_SPA)["Access-Control-Allow-Origin"] == OTHER_SPA
+
+
+def test_a_removed_origin_is_refused_at_once(client, spa, other_spa):
+    assert preflight(client, TOKEN_URL, SPA)["Access-Control-Allow-Origin"] == SPA
+
+    spa.allowed_origins = ""
+    application_save(application=spa)
+    other_spa.delete()
+
+    assert "Access-Control-Allow-Origin" not in preflight(client, TOKEN_URL, SPA)
+    assert "Access-Control-Allow-Origin" not in preflight(client, TOKEN_URL, OTHER_SPA)
+
+
+def test_an_origin_removed_by_another_process_is_refused_within_the_refresh_interval(client, spa, settings):
+    assert preflight(client, TOKEN_URL, SPA)["Access-Control-Allow-Origin"] == SPA
+    Application.objects.filter(pk=spa.pk).update(allowed_origins="")  # no signal here, as in another process
+
+    still_cached = preflight(client, TOKEN_URL, SPA)
+    settings.OAUTH_SCOPE_REFRESH_SECONDS = 0
+    refreshed = preflight(client, TOKEN_URL, SPA)
+
+    assert still_cached["Access-Control-Allow-Origin"] == SPA
+    assert "Access-Control-Allow-Origin" not in refreshed

@@ -35,7 +35,7 @@ def families_of_live_tokens(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("oauth_apps", "0004_token_cleanup_indexes"),
+        ("oauth_apps", "0005_audit_usernames"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ("oauth2_provider", "0022_refreshtoken_token_family_index"),
     ]
