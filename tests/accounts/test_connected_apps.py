@@ -131,3 +131,15 @@ def test_scopes_that_tell_the_user_the_same_thing_are_listed_once(oauth, public_
 
     assert html.count("See your name and username") == 1
     assert "See your email address" in html
+
+
+@pytest.mark.parametrize(
+    "client_id", ["a%00b", "%00", "a%0Ab", "a%7Fb", "x" * 101], ids=["NUL", "only NUL", "newline", "DEL", "101 long"]
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_revoke_path_the_database_could_not_hold_is_a_404(oauth, client_id, method):
+    oauth.sign_in()
+
+    response = getattr(oauth.client, method)(f"/accounts/apps/{client_id}/revoke/")
+
+    assert response.status_code == 404
