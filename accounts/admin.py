@@ -6,12 +6,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import User
+from oauth_apps.admin import BoundedSearchMixin
 from oauth_apps.models import AuditEvent
 from oauth_apps.services import access_revoke
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(BoundedSearchMixin, DjangoUserAdmin):
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Identity", {"fields": ("email_verified",)}))
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_active")
     actions = ("revoke_all_tokens",)

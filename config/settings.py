@@ -202,6 +202,8 @@ OAUTH2_PROVIDER = {
     "APPLICATION_ADMIN_CLASS": "oauth_apps.admin.ApplicationAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "oauth_apps.admin.AccessTokenAdmin",
     "REFRESH_TOKEN_ADMIN_CLASS": "oauth_apps.admin.RefreshTokenAdmin",
+    "GRANT_ADMIN_CLASS": "oauth_apps.admin.GrantAdmin",
+    "ID_TOKEN_ADMIN_CLASS": "oauth_apps.admin.IDTokenAdmin",
     "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_LIFETIME,
     "ID_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_LIFETIME,
     "REFRESH_TOKEN_EXPIRE_SECONDS": OAUTH_REFRESH_TOKEN_LIFETIME,

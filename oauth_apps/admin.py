@@ -24,8 +24,18 @@ from oauth_apps.services import access_revoke, application_save, client_secret_r
 SHOWN_ONCE_TEMPLATE = "admin/oauth_apps/application/client_secret.html"
 
 
+class BoundedSearchMixin:
+    """Search terms as long as anything staff look for. SQLite refuses LIKE patterns over
+    50,000 bytes, so an unbounded `?q=` would be a 500 rather than an empty result."""
+
+    search_term_max_length = 200
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
+        return super().get_search_results(request, queryset, search_term[: self.search_term_max_length])
+
+
 @admin.register(Scope)
-class ScopeAdmin(admin.ModelAdmin):
+class ScopeAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("name", "description", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "description")
@@ -69,7 +79,7 @@ class ApplicationForm(forms.ModelForm):
         return cleaned
 
 
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(BoundedSearchMixin, admin.ModelAdmin):
     form = ApplicationForm
     list_display = ("name", "client_id", "client_type", "authorization_grant_type", "user", "last_used")
     list_filter = ("client_type", "authorization_grant_type")
@@ -149,7 +159,7 @@ class ApplicationAdmin(admin.ModelAdmin):
 # the change permission (DOT's own actions declare none, so a viewer could run them).
 
 
-class AccessTokenAdmin(dot_admin.AccessTokenAdmin):
+class AccessTokenAdmin(BoundedSearchMixin, dot_admin.AccessTokenAdmin):
     list_display = ("pk", "user", "application", "scope", "expires")
 
     @admin.action(permissions=["change"], description="Revoke selected access tokens and their families")
@@ -165,7 +175,7 @@ class AccessTokenAdmin(dot_admin.AccessTokenAdmin):
         self.message_user(request, ngettext("Revoked %d access token.", "Revoked %d access tokens.", revoked) % revoked)
 
 
-class RefreshTokenAdmin(dot_admin.RefreshTokenAdmin):
+class RefreshTokenAdmin(BoundedSearchMixin, dot_admin.RefreshTokenAdmin):
     list_display = ("pk", "user", "application", "created", "revoked")
     list_filter = ("application", "revoked")
 
@@ -177,8 +187,16 @@ class RefreshTokenAdmin(dot_admin.RefreshTokenAdmin):
         self.message_user(request, f"Revoked {len(families)} token famil{'y' if len(families) == 1 else 'ies'}.")
 
 
+class GrantAdmin(BoundedSearchMixin, dot_admin.GrantAdmin):
+    pass
+
+
+class IDTokenAdmin(BoundedSearchMixin, dot_admin.IDTokenAdmin):
+    pass
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(BoundedSearchMixin, admin.ModelAdmin):
     """Read-only: the trail is written by the server, never by hand."""
 
     # The usernames as recorded, not the foreign keys: they still name a deleted account.
