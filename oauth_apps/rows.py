@@ -79,6 +79,50 @@ class Select:
         return instance
 
 
+class SelectWithManyToMany:
+    """One `model` row by primary key, with one column of each row that a many-to-many field,
+    reached through one of its foreign keys, links to and that has `flag` set: e.g. a token
+    family with the names of its client's active allowed scopes.
+
+    `SELECT t.*, r.column FROM model t LEFT JOIN through m ON m.from = t.fk
+    LEFT JOIN target r ON r.pk = m.to AND r.flag = %s WHERE t.pk = %s`: one row per linked
+    row, or one with NULL when there is none.
+    """
+
+    def __init__(self, model: type[Model], *, via: str, many_to_many: str, column: str, flag: str) -> None:
+        self.model = model
+        self.foreign_key = model._meta.get_field(via)
+        self.many_to_many = self.foreign_key.related_model._meta.get_field(many_to_many)
+        target = self.many_to_many.related_model._meta
+        self.column, self.flag = target.get_field(column), target.get_field(flag)
+
+    @cached_property
+    def sql(self) -> str:
+        quote = connection.ops.quote_name
+        selected = ", ".join(f"t.{quote(field.column)}" for field in self.model._meta.concrete_fields)
+        through = self.many_to_many.remote_field.through._meta.db_table
+        target = self.many_to_many.related_model._meta
+        return (
+            f"SELECT {selected}, r.{quote(self.column.column)} FROM {quote(self.model._meta.db_table)} t"
+            f" LEFT JOIN {quote(through)} m ON m.{quote(self.many_to_many.m2m_column_name())}"
+            f" = t.{quote(self.foreign_key.column)}"
+            f" LEFT JOIN {quote(target.db_table)} r ON r.{quote(target.pk.column)}"
+            f" = m.{quote(self.many_to_many.m2m_reverse_name())} AND r.{quote(self.flag.column)} = %s"
+            f" WHERE t.{quote(self.model._meta.pk.column)} = %s"
+        )
+
+    def get(self, pk: Any) -> tuple[Model | None, list[Any]]:
+        """The instance (or None) and the column's values (none for no linked row)."""
+        params = [True, self.model._meta.pk.get_db_prep_value(pk, connection)]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        if not rows:
+            return None, []
+        instance, _ = _instance(self.model, rows[0])
+        return instance, [row[-1] for row in rows if row[-1] is not None]
+
+
 def _instance(model: type[Model], row: Sequence[Any]) -> tuple[Model | None, Sequence[Any]]:
     """The instance made of the first columns of `row` (None for the empty side of a LEFT
     JOIN), and the columns left over."""

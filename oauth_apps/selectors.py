@@ -11,6 +11,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from oauth_apps import rows
 from oauth_apps.models import Application, AuditEvent, Consent, TokenFamily
 from oauth_apps.scopes import active_scopes
 
@@ -70,26 +71,22 @@ class FamilyAuthorization:
         return self.ends_at <= timezone.now()
 
 
+# The family with its client's current ceiling, read on every code exchange and refresh
+# (oauth_apps/rows.py says why it is SQL built once).
+FAMILY_WITH_ALLOWED_SCOPES = rows.SelectWithManyToMany(
+    TokenFamily, via="application", many_to_many="allowed_scopes", column="name", flag="is_active"
+)
+
+
 def token_family_authorization(*, family: uuid.UUID) -> FamilyAuthorization | None:
-    """The family's authorization with the client's current ceiling, in one statement: one
-    row per scope the client may ask for (a LEFT JOIN, so a client with none still finds it)."""
-    rows = list(
-        TokenFamily.objects.filter(pk=family).values_list(
-            "created_at",
-            "auth_time",
-            "scope",
-            "application__allowed_scopes__name",
-            "application__allowed_scopes__is_active",
-        )
-    )
-    if not rows:
+    """The family's authorization with the client's current ceiling, in one statement."""
+    found, allowed = FAMILY_WITH_ALLOWED_SCOPES.get(family)
+    if found is None:
         return None
-    started_at, auth_time, scope, _, _ = rows[0]
-    allowed = {name for *_, name, is_active in rows if name is not None and is_active}
-    granted = scope.split()
+    granted = found.scope.split()
     return FamilyAuthorization(
-        started_at=started_at,
-        auth_time=auth_time,
+        started_at=found.created_at,
+        auth_time=found.auth_time,
         granted_scopes=granted,
         current_scopes=[name for name in granted if name in allowed],
     )

@@ -97,8 +97,11 @@ def redirect_target_matches(registered: str, target: str) -> bool:
         reg, tgt = _split(registered), _split(target)
     except ValidationError:
         return False
-    added = [(name, value) for name, value in parse_qsl(tgt.query, keep_blank_values=True)]
-    kept = [pair for pair in added if pair[0] not in AUTHORIZATION_RESPONSE_PARAMETERS]
+    kept = [
+        pair
+        for pair in parse_qsl(tgt.query, keep_blank_values=True)
+        if pair[0] not in AUTHORIZATION_RESPONSE_PARAMETERS
+    ]
     if kept != parse_qsl(reg.query, keep_blank_values=True) or tgt.fragment:
         return False
     return redirect_uri_matches(reg._replace(query="").geturl(), tgt._replace(query="").geturl())

@@ -260,7 +260,7 @@ class OAuth2Validator(DotOAuth2Validator):
         authorization = self._current_authorization(family, request)
         if authorization is None:
             return False
-        request.scopes = [scope for scope in grant.scope.split() if scope in authorization.current_scopes]
+        request.scopes = authorization.current_scopes
         request.user = grant.user
         request.nonce = grant.nonce or None
         request.token_family = family

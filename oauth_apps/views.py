@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
-from django.contrib.auth import REDIRECT_FIELD_NAME, logout
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -136,8 +136,11 @@ class AuthorizationView(dot_views.AuthorizationView):
             resumed["prompt"] = " ".join(prompt)
         else:
             resumed.pop("prompt", None)
+        query = resumed.urlencode()
         return redirect_to_login(
-            f"{self.request.path}?{resumed.urlencode()}", resolve_url(self.get_login_url()), REDIRECT_FIELD_NAME
+            f"{self.request.path}?{query}" if query else self.request.path,
+            resolve_url(self.get_login_url()),
+            self.get_redirect_field_name(),
         )
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
