@@ -20,6 +20,17 @@ USERINFO_URL = "/v1/oauth/userinfo"
 ME_URL = "/v1/me"
 DEFAULT_REDIRECT_URI = "https://app.example.com/callback"
 FORM = "application/x-www-form-urlencoded"
+# RFC 6749 §5.2 error codes of the token endpoint.
+TOKEN_ENDPOINT_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)
 
 
 class HttpsClient(Client):

@@ -37,6 +37,7 @@ from tests.oauth import (
     INTROSPECT_URL,
     ME_URL,
     REVOKE_URL,
+    TOKEN_ENDPOINT_ERRORS,
     TOKEN_URL,
     USERINFO_URL,
     AuthorizationRequest,
@@ -62,15 +63,8 @@ HOSTILE = {
 }
 hostile_values = pytest.mark.parametrize("value", list(HOSTILE.values()), ids=list(HOSTILE))
 
-RFC_6749_ERRORS = {
-    "invalid_request",
-    "invalid_client",
-    "invalid_grant",
-    "unauthorized_client",
-    "unsupported_grant_type",
-    "invalid_scope",
-    "unsupported_token_type",
-}
+# RFC 7009 §2.2.1 adds unsupported_token_type at the revocation endpoint.
+RFC_6749_ERRORS = TOKEN_ENDPOINT_ERRORS | {"unsupported_token_type"}
 RFC_6750_ERRORS = {"invalid_request", "invalid_token", "insufficient_scope"}
 FORGED_REDIRECT_URI = "https://evil.example.com/callback"
 # Not the defaults of tests.oauth, so the cases below pin what each one sends.

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from authlib.integrations.requests_client import OAuth2Session
 
 
 class FormInputs(HTMLParser):
@@ -38,6 +39,21 @@ def tls_session(server: Any) -> requests.Session:
     session = requests.Session()
     session.verify = str(server.ca_bundle)
     # REQUESTS_CA_BUNDLE in the environment would otherwise override `verify`.
+    session.trust_env = False
+    return session
+
+
+def authlib_session(server: Any, client: dict[str, str], *, scope: str, redirect_uri: str) -> OAuth2Session:
+    """Authlib as the client app: PKCE S256, and client_secret_basic when it has a secret."""
+    session = OAuth2Session(
+        client["client_id"],
+        client.get("client_secret"),
+        scope=scope,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic" if "client_secret" in client else "none",
+    )
+    session.verify = str(server.ca_bundle)
     session.trust_env = False
     return session
 

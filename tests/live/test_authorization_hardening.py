@@ -15,7 +15,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
 from tests.live.conftest import LiveServer, gunicorn_instances
-from tests.live.flows import form_fields, signed_in_browser, tls_session
+from tests.live.flows import authlib_session, form_fields, signed_in_browser, tls_session
 
 pytestmark = pytest.mark.live
 
@@ -37,17 +37,7 @@ def public_client(server) -> dict[str, str]:
 
 
 def oauth_session(server: LiveServer, client: dict[str, str]) -> OAuth2Session:
-    session = OAuth2Session(
-        client["client_id"],
-        client.get("client_secret"),
-        scope="openid",
-        redirect_uri=REDIRECT_URI,
-        code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic" if "client_secret" in client else "none",
-    )
-    session.verify = str(server.ca_bundle)
-    session.trust_env = False
-    return session
+    return authlib_session(server, client, scope="openid", redirect_uri=REDIRECT_URI)
 
 
 def allow(browser, consent) -> str:

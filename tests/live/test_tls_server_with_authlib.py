@@ -10,7 +10,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.live.flows import form_fields, tls_session
+from tests.live.flows import authlib_session, form_fields, tls_session
 
 pytestmark = pytest.mark.live
 
@@ -40,17 +40,7 @@ def sign_in_and_consent(server, authorization_url: str) -> str:
 
 
 def oauth_session(server, client: dict[str, str], scope: str) -> OAuth2Session:
-    session = OAuth2Session(
-        client["client_id"],
-        client.get("client_secret"),
-        scope=scope,
-        redirect_uri=REDIRECT_URI,
-        code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic" if "client_secret" in client else "none",
-    )
-    session.verify = str(server.ca_bundle)
-    session.trust_env = False
-    return session
+    return authlib_session(server, client, scope=scope, redirect_uri=REDIRECT_URI)
 
 
 def run_code_flow(server, client: dict[str, str], scope: str = "openid read:profile") -> tuple[OAuth2Session, dict]:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.oauth import TOKEN_URL, basic_auth
+from tests.oauth import TOKEN_ENDPOINT_ERRORS, TOKEN_URL, basic_auth
 
 PARAMETER_NAMES = st.sampled_from(
     ["grant_type", "code", "redirect_uri", "client_id", "client_secret", "code_verifier", "refresh_token", "scope"]
@@ -29,14 +29,6 @@ CONTENT_TYPES = st.sampled_from(
         "",
     ]
 )
-RFC_ERRORS = {
-    "invalid_request",
-    "invalid_client",
-    "invalid_grant",
-    "unauthorized_client",
-    "unsupported_grant_type",
-    "invalid_scope",
-}
 
 fuzz = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
@@ -53,7 +45,7 @@ def assert_rfc_error(response) -> None:
     assert response.status_code < 500, response.content
     assert response["Cache-Control"] == "no-store"
     if response.status_code != 200:
-        assert response.json()["error"] in RFC_ERRORS, response.content
+        assert response.json()["error"] in TOKEN_ENDPOINT_ERRORS, response.content
         assert response.json()["error_description"]
 
 
