@@ -23,13 +23,12 @@ def remember_sign_in_time(sender: Any, request: HttpRequest | None, user: Any, *
 
 
 def session_auth_time(request: HttpRequest) -> int | None:
-    """Seconds since the epoch when the signed-in person signed in to this session (None when
-    nobody is signed in). Sessions from before this was recorded count from the user's last
-    sign-in, which is no later than theirs."""
+    """Seconds since the epoch when the signed-in person signed in to this session, or None
+    when nobody is, or when the session predates this record: `last_login` can't stand in,
+    since a later sign-in elsewhere moves it (the authorize view asks such a session to sign
+    in again)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
     recorded = request.session.get(AUTH_TIME_SESSION_KEY)
-    if isinstance(recorded, int):
-        return recorded
-    return int((user.last_login or user.date_joined).timestamp())
+    return recorded if isinstance(recorded, int) else None

@@ -92,17 +92,16 @@ def redirect_uri_matches(registered: str, requested: str) -> bool:
 
 def redirect_target_matches(registered: str, target: str) -> bool:
     """Whether `target`, a redirect the authorization endpoint is about to send, is `registered`
-    with only authorization-response parameters added to its query."""
+    with only authorization-response parameters appended to its query."""
     try:
         reg, tgt = _split(registered), _split(target)
     except ValidationError:
         return False
-    kept = [
-        pair
-        for pair in parse_qsl(tgt.query, keep_blank_values=True)
-        if pair[0] not in AUTHORIZATION_RESPONSE_PARAMETERS
-    ]
-    if kept != parse_qsl(reg.query, keep_blank_values=True) or tgt.fragment:
+    query, registered_query = parse_qsl(tgt.query, keep_blank_values=True), parse_qsl(reg.query, keep_blank_values=True)
+    appended = query[len(registered_query) :]
+    if query[: len(registered_query)] != registered_query or tgt.fragment:
+        return False
+    if any(name not in AUTHORIZATION_RESPONSE_PARAMETERS for name, _ in appended):
         return False
     return redirect_uri_matches(reg._replace(query="").geturl(), tgt._replace(query="").geturl())
 

@@ -167,14 +167,16 @@ class AuthorizationView(dot_views.AuthorizationView):
 
     @staticmethod
     def sign_in_required(request: HttpRequest, prompt: set[str]) -> bool:
-        """Whether the request asks for a fresh sign-in: prompt=login, or a sign-in older
-        than max_age seconds (its syntax is checked with the rest of the request)."""
-        if "login" in prompt:
+        """Whether the request needs a fresh sign-in: prompt=login, a sign-in older than
+        max_age seconds (its syntax is checked with the rest of the request), or a session
+        that doesn't know when it signed in (one older than that record)."""
+        auth_time = session_auth_time(request)
+        if "login" in prompt or auth_time is None:
             return True
         max_age = request.GET.get("max_age")
-        auth_time = session_auth_time(request)
-        return max_age is not None and auth_time is not None and time.time() - auth_time > int(max_age)
+        return max_age is not None and time.time() - auth_time > int(max_age)
 
+    @transaction.atomic
     def approve(
         self, request: HttpRequest, scopes: list[str], credentials: dict[str, Any], application: Application
     ) -> HttpResponse:
@@ -225,13 +227,24 @@ class AuthorizationView(dot_views.AuthorizationView):
         return response
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return csrf_protect(super().post)(request, *args, **kwargs)
+        if session_auth_time(request) is None:
+            # A consent page shown to a session older than its sign-in record: sign in again.
+            logout(request)
+            return self.handle_no_permission()
+        return csrf_protect(self.decide)(request, *args, **kwargs)
+
+    @transaction.atomic
+    def decide(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # One transaction: a redirect refused at the last moment leaves no code, consent or family.
+        return super().post(request, *args, **kwargs)
 
     def redirect(self, redirect_to: str, application: Application | None) -> HttpResponse:
         # Every redirect, success or error, goes only to a URI registered for the client,
         # whatever the request (or a tampered consent form) named. Its scheme may be https,
         # loopback http or a native app's private-use scheme.
         if application is None or not application.redirect_target_allowed(redirect_to):
+            if transaction.get_connection().in_atomic_block:
+                transaction.set_rollback(True)
             error = oauth_errors.InvalidRequestFatalError(description="The redirect URI is not registered.")
             return self.render_to_response({"error": error}, status=400)
         scheme = urlsplit(redirect_to).scheme

@@ -82,3 +82,16 @@ def test_an_inactive_users_code_is_refused(oauth, public_app, user):
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
+
+
+def test_tokens_of_a_user_deactivated_without_save_stay_dead_after_reactivation(oauth, public_app, user):
+    tokens = oauth.tokens_for(public_app, scope="openid read:profile")
+    deactivate_with_update(user)
+    user.refresh_from_db()
+    user.is_active = True
+    user.save()  # an admin reactivates the account
+
+    response = oauth.refresh(public_app.client_id, tokens["refresh_token"])
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"

@@ -10,10 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import get_grant_model
 
 from accounts.sessions import AUTH_TIME_SESSION_KEY
 from oauth_apps.keys import key_ring
-from oauth_apps.models import Consent
+from oauth_apps.models import Application, Consent, TokenFamily
 from tests.conftest import PASSWORD
 from tests.oauth import AUTHORIZE_URL, AuthorizationRequest, HttpsClient, consent_form_data, redirect_params
 
@@ -352,3 +354,47 @@ def test_a_consent_post_with_a_value_the_database_would_refuse_issues_no_code(si
         assert params["error"] == "invalid_request"
         assert response["Location"].startswith(request.redirect_uri)
     assert not Consent.objects.exists()
+
+
+def test_a_registered_query_naming_a_response_parameter_still_gets_its_code(signed_in, make_application):
+    redirect_uri = "https://app.example.com/cb?error=none"
+    application, _ = make_application(redirect_uris=(redirect_uri,))
+    request = AuthorizationRequest(client_id=application.client_id, scope="openid", redirect_uri=redirect_uri)
+
+    response = signed_in.client.post(AUTHORIZE_URL, consent_form_data(signed_in.consent_page(request)) | {"allow": "1"})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(redirect_uri + "&")
+    assert redirect_params(response)["code"]
+
+
+def test_a_redirect_refused_at_the_last_moment_leaves_no_code_consent_or_token_family(
+    signed_in, public_app, monkeypatch
+):
+    request = AuthorizationRequest(client_id=public_app.client_id, scope="openid")
+    page = signed_in.consent_page(request)
+    monkeypatch.setattr(Application, "redirect_target_allowed", lambda self, target: False)
+
+    response = signed_in.client.post(AUTHORIZE_URL, consent_form_data(page) | {"allow": "Allow"})
+
+    assert response.status_code == 400
+    assert not get_grant_model().objects.exists()
+    assert not Consent.objects.exists()
+    assert not TokenFamily.objects.exists()
+
+
+def test_a_session_without_a_recorded_sign_in_time_signs_in_again_rather_than_trust_last_login(
+    signed_in, public_app, client, user
+):
+    # A session from before auth_time was recorded in it, signed in long ago, while the same
+    # person signed in just now on another device (last_login moves on).
+    session = client.session
+    del session[AUTH_TIME_SESSION_KEY]
+    session.save()
+    type(user).objects.filter(pk=user.pk).update(last_login=timezone.now())
+    request = AuthorizationRequest(client_id=public_app.client_id, scope="openid", extra={"max_age": "60"})
+
+    response = client.get(AUTHORIZE_URL, request.params())
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(SIGN_IN_URL)

@@ -101,7 +101,16 @@ def test_prune_audit_refuses_days_that_are_not_a_positive_whole_number(record, d
     assert AuditEvent.objects.count() == 1
 
 
-@pytest.mark.parametrize("option", [("--batch-size", "0"), ("--batch-size", "x"), ("--older-than", "99999999999")])
+@pytest.mark.parametrize(
+    "option",
+    [
+        ("--batch-size", "0"),
+        ("--batch-size", "x"),
+        ("--older-than", "99999999999"),
+        ("--pause", "nan"),
+        ("--pause", "inf"),
+    ],
+)
 def test_prune_audit_refuses_other_bad_input_with_a_one_line_reason(record, option):
     record(100)
 

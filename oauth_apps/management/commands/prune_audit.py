@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import re
 from argparse import ArgumentParser
 from datetime import timedelta
@@ -42,8 +43,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         days = positive_int(str(options["older_than"]), "--older-than")
         batch_size = positive_int(str(options["batch_size"]), "--batch-size")
-        if options["pause"] < 0:
-            raise CommandError("--pause must be at least 0.")
+        if not math.isfinite(options["pause"]) or options["pause"] < 0:
+            raise CommandError("--pause must be a number of seconds, at least 0.")
         try:
             older_than = timedelta(days=days)
             result = audit_events_prune(
