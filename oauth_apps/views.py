@@ -65,6 +65,10 @@ def with_issuer(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+class UnregisteredRedirect(Exception):
+    """A redirect the authorize view refused to send: the client never registered its target."""
+
+
 # The consent form carries its CSRF token; a third party's authorization request cannot.
 CONSENT_FORM_FIELD = "csrfmiddlewaretoken"
 
@@ -98,7 +102,11 @@ class AuthorizationView(dot_views.AuthorizationView):
             response = limit_page(request, ratelimits.AUTHORIZE, key)
             if response is None and not user.is_authenticated:
                 response = self.broken_link_response(request)
-        response = response or super().dispatch(request, *args, **kwargs)
+        try:
+            response = response or super().dispatch(request, *args, **kwargs)
+        except UnregisteredRedirect:
+            error = oauth_errors.InvalidRequestFatalError(description="The redirect URI is not registered.")
+            response = self.render_to_response({"error": error}, status=400)
         response["Content-Security-Policy"] = PAGE_CSP
         response.setdefault("Referrer-Policy", "no-referrer")
         return response
@@ -243,10 +251,7 @@ class AuthorizationView(dot_views.AuthorizationView):
         # whatever the request (or a tampered consent form) named. Its scheme may be https,
         # loopback http or a native app's private-use scheme.
         if application is None or not application.redirect_target_allowed(redirect_to):
-            if transaction.get_connection().in_atomic_block:
-                transaction.set_rollback(True)
-            error = oauth_errors.InvalidRequestFatalError(description="The redirect URI is not registered.")
-            return self.render_to_response({"error": error}, status=400)
+            raise UnregisteredRedirect  # out through the decision's transaction, rolling it back
         scheme = urlsplit(redirect_to).scheme
         return OAuth2ResponseRedirect(with_issuer(redirect_to), [scheme])
 
