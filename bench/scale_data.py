@@ -11,7 +11,8 @@ minutes faster than the ORM; shapes and proportions follow what the server write
 - 300,000 rotated refresh tokens, revoked 1 to 90 days ago (the old links of rotation
   chains, kept 30 days for replay detection; two thirds are past that);
 - 300,000 service-account access tokens, expired 1 to 90 days ago;
-- one consent per user and client (700,000), one audit event per token issued (1,000,000).
+- one consent per user and client (700,000), one audit event per token issued (1,000,000);
+- a token family (the authorization every refresh reads) per live and idle sign-in (700,000).
 
 As the server stores them (RFC 9700 token storage), the token column is blank and only the
 SHA-256 checksum of the token is kept.
@@ -64,6 +65,14 @@ STATEMENTS = [
                                                   created, updated, token_family, resource)
         SELECT '', encode(sha256(convert_to(md5('rt' || a.id), 'UTF8')), 'hex'), a.id,
                a.application_id, a.user_id, a.created, a.created, md5('family' || a.id)::uuid, '[]'::jsonb
+        FROM oauth2_provider_accesstoken a WHERE a.scope = 'openid read:profile'
+        """,
+    ),
+    (
+        "token families of those sign-ins",
+        """
+        INSERT INTO oauth_apps_tokenfamily (family, user_id, application_id, scope, auth_time, created_at)
+        SELECT md5('family' || a.id)::uuid, a.user_id, a.application_id, a.scope, a.created, a.created
         FROM oauth2_provider_accesstoken a WHERE a.scope = 'openid read:profile'
         """,
     ),
