@@ -20,11 +20,11 @@ class OAuthLibCore(DotOAuthLibCore):
         headers.pop(SIGNED_IN_USER_HEADER, None)
         headers.pop(AUTH_TIME_HEADER, None)
         user = getattr(request, "user", None)
-        auth_time = session_auth_time(request)
         if user is not None and user.is_authenticated:
             headers[SIGNED_IN_USER_HEADER] = str(user.pk)
-        if auth_time is not None:
-            headers[AUTH_TIME_HEADER] = str(auth_time)
+            auth_time = session_auth_time(request)
+            if auth_time is not None:  # a session from before it was recorded signs in again
+                headers[AUTH_TIME_HEADER] = str(auth_time)
         return headers
 
     def create_introspect_response(self, request: HttpRequest) -> tuple[None, dict[str, str], str, int]:

@@ -28,6 +28,7 @@ from oauth2_provider.models import (
     get_refresh_token_model,
     set_token_value,
 )
+from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
@@ -75,7 +76,6 @@ REFRESH_TOKEN_INSERT = rows.Insert(RefreshToken)
 REFRESH_TOKEN_REVOKE = rows.Update(RefreshToken, ["revoked", "updated"])
 GRANT_DELETE = rows.Delete(Grant)
 
-GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credentials"})
 # RFC 7636 §4.1: code_verifier = 43*128unreserved.
 CODE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 
@@ -204,8 +204,8 @@ class OAuth2Validator(DotOAuth2Validator):
         self, client_id: str, grant_type: str, client: Application, request: Request, *args: Any, **kwargs: Any
     ) -> bool:
         # oauthlib's authorization-code grant also answers grant_type=openid, which DOT's
-        # check asserts it never sees: that would be a 500 instead of this RFC 6749 §5.2 error.
-        if grant_type not in GRANT_TYPES:
+        # check asserts is in its mapping: that would be a 500 instead of this RFC 6749 §5.2 error.
+        if grant_type not in GRANT_TYPE_MAPPING:
             raise errors.UnsupportedGrantTypeError(request=request)
         return super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
 
