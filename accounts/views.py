@@ -15,10 +15,10 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.claims import user_claims
-from oauth_apps import ratelimits
+from core import ratelimits
+from core.ratelimits import client_address, limit_page
+from oauth_apps.contrib.rest_framework.permissions import HasScope
 from oauth_apps.models import AuditEvent, Consent
-from oauth_apps.ratelimits import client_address, limit_page
-from oauth_apps.resource_server import HasScope
 from oauth_apps.selectors import connected_app_list
 from oauth_apps.services import access_revoke
 

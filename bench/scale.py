@@ -173,7 +173,7 @@ def cleanup_under_load(paths: Paths, env: dict[str, str]) -> dict:
     phase["name"] = "during"
     started = time.monotonic()
     output = subprocess.run(
-        [str(BIN / "python"), "manage.py", "cleartokens"],
+        [str(BIN / "python"), "manage.py", "purge_tokens"],
         cwd=PROJECT,
         env=env | {"DJANGO_LOG_LEVEL": "INFO"},
         capture_output=True,

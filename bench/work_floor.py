@@ -28,13 +28,11 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import set_token_value
 
 from accounts.claims import user_claims
-from oauth_apps import ratelimits
+from core import ratelimits
+from core.ratelimits import Charge, limits_charge
 from oauth_apps.audit import Actor, Kind, audit_record
 from oauth_apps.keys import key_ring
-from oauth_apps.ratelimits import Charge, limits_charge
-from oauth_apps.selectors import token_family_authorization
-from oauth_apps.services import authorization_code_family
-from oauth_apps.validators import (
+from oauth_apps.oauth2.oauth2_validators import (
     ACCESS_TOKEN_INSERT,
     APPLICATION_BY_CLIENT_ID,
     GRANT_DELETE,
@@ -44,6 +42,8 @@ from oauth_apps.validators import (
     OAuth2Validator,
     RefreshToken,
 )
+from oauth_apps.selectors import token_family_authorization
+from oauth_apps.services import authorization_code_family
 
 
 def signed(claims: dict, token_type: str) -> str:
@@ -122,4 +122,4 @@ urlpatterns = [
     path("bench/code-exchange-work", code_exchange_work),
     path("", include("config.urls")),
 ]
-handler500 = "oauth_apps.views.server_error"
+handler500 = "core.views.server_error"

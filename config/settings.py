@@ -30,8 +30,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_ratelimit",
-    # Its cleartokens replaces DOT's: Django runs the command of the first app that has it.
-    "oauth_apps.maintenance",
     # oauth2_provider must come before oauth_apps, whose admin subclasses DOT's.
     "oauth2_provider",
     "accounts",
@@ -40,8 +38,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "oauth_apps.middleware.OAuthRequestLogMiddleware",
-    "oauth_apps.middleware.RequireHttpsMiddleware",
+    "core.middleware.OAuthRequestLogMiddleware",
+    "core.middleware.RequireHttpsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -50,7 +48,7 @@ MIDDLEWARE = [
     "oauth_apps.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "oauth_apps.middleware.PageSecurityPolicyMiddleware",
+    "core.middleware.PageSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -91,7 +89,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "oauth_apps.cache.RedisCache",
+            "BACKEND": "core.cache.RedisCache",
             "LOCATION": REDIS_URL,
         }
     }
@@ -109,7 +107,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
     # Client secrets only: they are random 48-byte strings, so a fast salted hash is enough.
-    "oauth_apps.hashers.ClientSecretHasher",
+    "oauth_apps.oauth2.hashers.ClientSecretHasher",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -179,7 +177,7 @@ OAUTH_SIGNING_KEY_REFRESH_SECONDS = 10
 # How long a server instance may go on with the scopes it knows after another one changed them.
 OAUTH_SCOPE_REFRESH_SECONDS = 10
 
-# Rate limits (oauth_apps.ratelimits), in django-ratelimit's syntax: fixed windows.
+# Rate limits (core.ratelimits), in django-ratelimit's syntax: fixed windows.
 OAUTH_RATE_AUTHORIZE = env_rate("OAUTH_RATE_AUTHORIZE", "20/m")
 OAUTH_RATE_TOKEN = env_rate("OAUTH_RATE_TOKEN", "60/m")
 OAUTH_RATE_USERINFO = env_rate("OAUTH_RATE_USERINFO", "120/m")
@@ -191,13 +189,13 @@ OAUTH_RATE_SIGN_IN = env_rate("OAUTH_RATE_SIGN_IN", "10/m")
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth_apps.Application"
 OAUTH2_PROVIDER = {
-    "OAUTH2_SERVER_CLASS": "oauth_apps.server.Server",
-    "OAUTH2_VALIDATOR_CLASS": "oauth_apps.validators.OAuth2Validator",
-    "OAUTH2_BACKEND_CLASS": "oauth_apps.backends.OAuthLibCore",
+    "OAUTH2_SERVER_CLASS": "oauth_apps.oauth2.server.Server",
+    "OAUTH2_VALIDATOR_CLASS": "oauth_apps.oauth2.oauth2_validators.OAuth2Validator",
+    "OAUTH2_BACKEND_CLASS": "oauth_apps.oauth2.oauth2_backends.OAuthLibCore",
     "SCOPES_BACKEND_CLASS": "oauth_apps.scopes.DatabaseScopes",
-    "ACCESS_TOKEN_GENERATOR": "oauth_apps.tokens.generate_access_token",
-    "REFRESH_TOKEN_GENERATOR": "oauth_apps.tokens.generate_refresh_token",
-    "CLIENT_ID_GENERATOR_CLASS": "oauth_apps.generators.ClientIdGenerator",
+    "ACCESS_TOKEN_GENERATOR": "oauth_apps.oauth2.tokens.generate_access_token",
+    "REFRESH_TOKEN_GENERATOR": "oauth_apps.oauth2.tokens.generate_refresh_token",
+    "CLIENT_ID_GENERATOR_CLASS": "oauth_apps.oauth2.generators.ClientIdGenerator",
     "CLIENT_SECRET_HASHER": "client_sha256",
     "APPLICATION_ADMIN_CLASS": "oauth_apps.admin.ApplicationAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "oauth_apps.admin.AccessTokenAdmin",
@@ -230,12 +228,13 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
 }
 
-# The API side: bearer access tokens verified by the resource-server kit (oauth_apps.resource_server).
+# The API side: bearer access tokens verified by the resource-server kit
+# (oauth_apps/contrib/rest_framework) and checked against this server's token rows.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["oauth_apps.resource_server.RevocationCheckedAccessTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["oauth_apps.views.authentication.RevocationCheckedAccessTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "oauth_apps.resource_server.bearer_exception_handler",
+    "EXCEPTION_HANDLER": "oauth_apps.contrib.rest_framework.exceptions.bearer_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SIMPLE_JWT = {
@@ -249,7 +248,7 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "sub",
     "TOKEN_TYPE_CLAIM": None,
     "JTI_CLAIM": "jti",
-    "AUTH_TOKEN_CLASSES": ("oauth_apps.resource_server.AccessToken",),
+    "AUTH_TOKEN_CLASSES": ("oauth_apps.contrib.rest_framework.authentication.AccessToken",),
 }
 
 LOGGING = {

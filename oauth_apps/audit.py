@@ -1,17 +1,16 @@
 """The audit trail: one append-only AuditEvent row per security-relevant event.
 
 Views and services call `audit_record`. The client's IP comes from the request being
-served (AuditContextMiddleware), so code far from the view, such as the oauthlib
-validator, can record events without being handed the request. Rows leave only through
-`audit_events_prune`, the retention command's service.
+served (AuditContextMiddleware), so a service that the admin, the pages and the oauthlib
+validator all call can record events without being handed the request. Rows leave only
+through `audit_events_prune`, the retention command's service.
 """
 
 from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,9 +20,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from oauth_apps import rows
+from core import rows
 from oauth_apps.models import Application, AuditEvent
-from oauth_apps.ratelimits import Limit
 
 AUDIT_EVENT_INSERT = rows.Insert(AuditEvent)
 
@@ -40,11 +38,6 @@ Actor = AuditEvent.Actor
 Outcome = AuditEvent.Outcome
 
 _client_ip: ContextVar[str | None] = ContextVar("audit_client_ip", default=None)
-
-
-def current_client_ip() -> str:
-    """The address of the peer the current request came from ("" outside a request)."""
-    return _client_ip.get() or ""
 
 
 def audit_text(value: str, *, field: str) -> str:
@@ -88,7 +81,7 @@ def audit_record(
         ip_address=_client_ip.get(),
         detail=audit_text(detail, field="detail"),
     )
-    # Token requests write one: the plain INSERT (oauth_apps/rows.py), never an update.
+    # Token requests write one: the plain INSERT (core/rows.py), never an update.
     AUDIT_EVENT_INSERT.save(event)
     return event
 
@@ -141,51 +134,3 @@ class AuditContextMiddleware:
             return self.get_response(request)
         finally:
             _client_ip.reset(token)
-
-
-@dataclass
-class TokenRequestFacts:
-    """What the validator learns while oauthlib handles a token request.
-
-    The token view writes the request's audit event from these facts: the validator only
-    notes them.
-    """
-
-    # The limit a successfully authenticated client's request counts against.
-    rate_limit: Limit | None = None
-    application: Application | None = None
-    client_id: str = ""
-    user: Any = None
-    # Set when the validator knows better than oauthlib's error code what went wrong.
-    kind: str | None = None
-    detail: str = ""
-    # The row save_bearer_token inserted, so the view can signal it without reading it back.
-    access_token: Any = None
-
-    @property
-    def client_authentication_reached(self) -> bool:
-        """Whether a client's credentials (or public client_id) were checked, either way.
-
-        Only then was the request counted against a rate limit (per client, or per address
-        and client id for a failure), so only then may it leave an audit row: anything
-        refused earlier is anonymous and unmetered, and would let anyone grow the trail.
-        """
-        return self.application is not None or self.kind == Kind.CLIENT_AUTH_FAILED
-
-
-_token_request: ContextVar[TokenRequestFacts | None] = ContextVar("audit_token_request", default=None)
-
-
-@contextmanager
-def token_request_facts(rate_limit: Limit | None = None) -> Iterator[TokenRequestFacts]:
-    facts = TokenRequestFacts(rate_limit=rate_limit)
-    token = _token_request.set(facts)
-    try:
-        yield facts
-    finally:
-        _token_request.reset(token)
-
-
-def current_token_request() -> TokenRequestFacts:
-    """The facts of the token request being served (a throwaway outside one)."""
-    return _token_request.get() or TokenRequestFacts()

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.core.cache import cache
 from oauth2_provider.scopes import BaseScopes
 
+from core.ratelimits import CACHE_ERRORS
 from oauth_apps.models import Scope
-from oauth_apps.ratelimits import CACHE_ERRORS
 
 log = logging.getLogger(__name__)
 

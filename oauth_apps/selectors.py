@@ -11,7 +11,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from oauth_apps import rows
+from core import rows
 from oauth_apps.models import Application, AuditEvent, Consent, TokenFamily
 from oauth_apps.scopes import active_scopes
 
@@ -72,7 +72,7 @@ class FamilyAuthorization:
 
 
 # The family with its client's current ceiling, read on every code exchange and refresh
-# (oauth_apps/rows.py says why it is SQL built once).
+# (core/rows.py says why it is SQL built once).
 FAMILY_WITH_ALLOWED_SCOPES = rows.SelectWithManyToMany(
     TokenFamily, via="application", many_to_many="allowed_scopes", column="name", flag="is_active"
 )

@@ -6,9 +6,9 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from oauth_apps.cors import registered_origins_forget
 from oauth_apps.models import Application, Scope
 from oauth_apps.scopes import active_scopes_forget
+from oauth_apps.views.cors import registered_origins_forget
 
 
 @receiver([post_save, post_delete], sender=Scope)

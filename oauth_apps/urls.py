@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from oauth_apps import views
+from oauth_apps.views import authorize, discovery, token, userinfo
 
 # DOT's namespace, so its views and helpers that reverse "oauth2_provider:..." keep working.
 app_name = "oauth2_provider"
 
 urlpatterns = [
-    path("authorize", views.AuthorizationView.as_view(), name="authorize"),
-    path("token", views.TokenView.as_view(), name="token"),
-    path("revoke", views.RevocationView.as_view(), name="revoke-token"),
-    path("introspect", views.IntrospectionView.as_view(), name="introspect"),
-    path("userinfo", views.UserInfoView.as_view(), name="user-info"),
-    path("jwks", views.jwks, name="jwks-info"),
+    path("authorize", authorize.AuthorizationView.as_view(), name="authorize"),
+    path("token", token.TokenView.as_view(), name="token"),
+    path("revoke", token.RevocationView.as_view(), name="revoke-token"),
+    path("introspect", token.IntrospectionView.as_view(), name="introspect"),
+    path("userinfo", userinfo.UserInfoView.as_view(), name="user-info"),
+    path("jwks", discovery.jwks, name="jwks-info"),
 ]

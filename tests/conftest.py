@@ -4,10 +4,10 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from oauth_apps.cors import registered_origins_forget
 from oauth_apps.keys import key_ring
 from oauth_apps.scopes import active_scopes_forget
 from oauth_apps.services import application_register
+from oauth_apps.views.cors import registered_origins_forget
 from tests.oauth import AuthorizationRequest, HttpsClient, OAuthTestClient, basic_auth
 
 REDIRECT_URI = "https://app.example.com/callback"
@@ -19,7 +19,7 @@ def _isolated_state(settings):
     # A fast hasher for user passwords; the client-secret hasher stays the real one.
     settings.PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.MD5PasswordHasher",
-        "oauth_apps.hashers.ClientSecretHasher",
+        "oauth_apps.oauth2.hashers.ClientSecretHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     ]
     cache.clear()

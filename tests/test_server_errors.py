@@ -25,7 +25,7 @@ def database_down(monkeypatch):
 
 def test_an_outage_at_the_token_endpoint_is_a_json_503(quiet_client, service_account, monkeypatch, database_down):
     application, secret = service_account
-    monkeypatch.setattr("oauth_apps.validators.OAuth2Validator.authenticate_client", database_down)
+    monkeypatch.setattr("oauth_apps.oauth2.oauth2_validators.OAuth2Validator.authenticate_client", database_down)
 
     response = quiet_client.post(
         TOKEN_URL,
@@ -55,7 +55,7 @@ def test_any_other_failure_is_a_500_without_a_stack_trace(quiet_client, db, monk
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("oauth_apps.metadata.server_metadata", broken)
+    monkeypatch.setattr("oauth_apps.views.discovery.server_metadata_document", broken)
 
     response = quiet_client.get("/.well-known/openid-configuration")
 

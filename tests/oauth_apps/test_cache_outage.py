@@ -1,5 +1,5 @@
 """With the shared cache (Redis) down, the server keeps answering: rate limits fail open,
-except sign-in, which fails closed (oauth_apps.ratelimits says why)."""
+except sign-in, which fails closed (core.ratelimits says why)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def oauth_tokens(oauth, public_app):
 @pytest.fixture
 def redis_down(settings):
     # Nothing listens on port 1: every cache call fails with a connection error.
-    settings.CACHES = {"default": {"BACKEND": "oauth_apps.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
 
 
 def test_token_requests_go_on(oauth, service_account, redis_down):

@@ -27,7 +27,7 @@ def test_secret_is_stored_only_as_a_salted_hash(confidential_app):
 
 
 def test_secret_check_takes_microseconds_not_a_password_kdf(confidential_app):
-    from oauth_apps.hashers import ClientSecretHasher
+    from oauth_apps.oauth2.hashers import ClientSecretHasher
 
     application, secret = confidential_app
     hasher = ClientSecretHasher()

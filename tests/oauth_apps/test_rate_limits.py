@@ -187,7 +187,7 @@ def test_revoke_and_introspect_answer_json_429(oauth, service_account, settings,
 def test_a_token_request_reads_and_counts_its_limits_in_one_redis_round_trip(
     oauth, service_account, settings, monkeypatch
 ):
-    settings.CACHES = {"default": {"BACKEND": "oauth_apps.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/13"}}
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/13"}}
     caches["default"].clear()
     application, secret = service_account
     assert client_credentials(oauth, application, secret).status_code == 200  # loads the Lua script

@@ -1,4 +1,4 @@
-"""The resource-server kit (oauth_apps.resource_server), exercised through GET /v1/me."""
+"""The resource-server kit (oauth_apps/contrib/rest_framework), exercised through GET /v1/me."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def test_a_token_for_an_inactive_user_is_refused(oauth, profile_token, user):
 @pytest.fixture
 def kit_reading_the_jwks_url(settings, monkeypatch):
     """The kit as another service configures it: keys from the JWKS URL, not the key ring."""
-    from oauth_apps import resource_server
+    from oauth_apps.contrib.rest_framework import authentication as resource_server
 
     served = []
 

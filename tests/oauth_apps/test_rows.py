@@ -1,4 +1,4 @@
-"""oauth_apps.rows: the token path's plain statements store and load what the ORM would."""
+"""core.rows: the token path's plain statements store and load what the ORM would."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model, set_token_value
 
-from oauth_apps import rows
+from core import rows
 from oauth_apps.models import Application, Scope, TokenFamily
 
 AccessToken = get_access_token_model()

@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from django.views.debug import SafeExceptionReporterFilter
 from oauth2_provider.signals import app_authorized
 
-from oauth_apps.views import IntrospectionView, RevocationView, TokenView
+from oauth_apps.views.token import IntrospectionView, RevocationView, TokenView
 from tests.oauth import FORM, INTROSPECT_URL, REVOKE_URL, TOKEN_URL, basic_auth
 
 CREDENTIALS = {

@@ -13,6 +13,7 @@ from oauthlib.common import Request
 
 from accounts.claims import user_claims
 from oauth_apps.keys import key_ring
+from oauth_apps.oauth2.token_request import token_request_of
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 header value, not a secret
 
@@ -40,7 +41,7 @@ def generate_access_token(request: Request) -> str:
     key = key_ring.active()
     claims = access_token_claims(request=request, issued_at=int(time.time()))
     # The validator stores the token row with exactly this expiry.
-    request.access_token_expires = datetime.fromtimestamp(claims["exp"], tz=UTC)
+    token_request_of(request).access_token_expires = datetime.fromtimestamp(claims["exp"], tz=UTC)
     return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYPE})
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
 
+from core.http import json_get_only
+from oauth_apps.keys import key_ring
 from oauth_apps.scopes import active_scopes
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -33,7 +36,7 @@ def endpoint_urls() -> dict[str, str]:
     return urls
 
 
-def server_metadata() -> dict[str, Any]:
+def server_metadata_document() -> dict[str, Any]:
     urls = endpoint_urls()
     metadata: dict[str, Any] = {
         "issuer": settings.OAUTH_ISSUER,
@@ -74,3 +77,34 @@ def server_metadata() -> dict[str, Any]:
     if "introspection_endpoint" in urls:
         metadata["introspection_endpoint_auth_methods_supported"] = CONFIDENTIAL_AUTH_METHODS
     return metadata
+
+
+OPENAPI_PATH = settings.BASE_DIR / "docs" / "openapi.json"
+JWKS_MAX_AGE_SECONDS = 300
+METADATA_MAX_AGE_SECONDS = 300
+
+
+@json_get_only
+def jwks(request: HttpRequest) -> JsonResponse:
+    """RFC 7517: every public key that may still verify a live token."""
+    response = JsonResponse({"keys": key_ring.public_jwks()})
+    response["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@json_get_only
+def server_metadata(request: HttpRequest) -> JsonResponse:
+    """RFC 8414 and OpenID Connect Discovery 1.0: one document, at both well-known paths."""
+    response = JsonResponse(server_metadata_document())
+    response["Cache-Control"] = f"public, max-age={METADATA_MAX_AGE_SECONDS}"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@json_get_only
+def openapi_description(request: HttpRequest) -> HttpResponse:
+    """The OpenAPI description of the endpoints, kept in the repository as docs/openapi.json."""
+    response = HttpResponse(OPENAPI_PATH.read_bytes(), content_type="application/json")
+    response["Access-Control-Allow-Origin"] = "*"
+    return response

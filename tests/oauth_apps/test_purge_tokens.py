@@ -1,4 +1,4 @@
-"""`manage.py cleartokens`: what can never be used again goes, in batches; nothing live does,
+"""`manage.py purge_tokens`: what can never be used again goes, in batches; nothing live does,
 and replay detection keeps the rotated refresh tokens it needs."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from tests.oauth import AuthorizationRequest, basic_auth
 LONG_AGO = timezone.now() - timedelta(days=31)
 
 
-def cleartokens(**options: object) -> str:
+def purge_tokens(**options: object) -> str:
     out = StringIO()
-    call_command("cleartokens", stdout=out, **options)
+    call_command("purge_tokens", stdout=out, **options)
     return out.getvalue()
 
 
@@ -34,8 +34,8 @@ def client_credentials(oauth, service_account, count: int) -> None:
         assert oauth.token(body, basic_auth(application.client_id, secret)).status_code == 200
 
 
-def test_cleartokens_is_this_projects_batched_command():
-    assert get_commands()["cleartokens"] == "oauth_apps.maintenance"
+def test_purge_tokens_is_this_projects_batched_command():
+    assert get_commands()["purge_tokens"] == "oauth_apps"
 
 
 def test_it_deletes_exactly_what_can_never_be_used_again(oauth, public_app, service_account):
@@ -54,7 +54,7 @@ def test_it_deletes_exactly_what_can_never_be_used_again(oauth, public_app, serv
     oauth.authorize(AuthorizationRequest(client_id=public_app.client_id))
     Grant.objects.update(expires=LONG_AGO)
 
-    output = cleartokens(batch_size=1, pause=0)
+    output = purge_tokens(batch_size=1, pause=0)
 
     assert "revoked refresh tokens: 1 deleted in 1 batches" in output
     assert "expired refresh tokens: 1 deleted in 1 batches" in output
@@ -76,7 +76,7 @@ def test_batches_resume_where_the_last_one_stopped(oauth, service_account):
     client_credentials(oauth, service_account, 5)
     AccessToken.objects.update(expires=LONG_AGO)
 
-    output = cleartokens(batch_size=2, pause=0)
+    output = purge_tokens(batch_size=2, pause=0)
 
     assert "expired access tokens: 5 deleted in 3 batches" in output
     assert not AccessToken.objects.exists()
@@ -85,4 +85,4 @@ def test_batches_resume_where_the_last_one_stopped(oauth, service_account):
 @pytest.mark.parametrize("options", [{"batch_size": 0}, {"pause": -1}])
 def test_nonsense_options_are_refused(db, options):
     with pytest.raises(CommandError):
-        cleartokens(**options)
+        purge_tokens(**options)

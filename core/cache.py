@@ -8,6 +8,8 @@ from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
 
+from core import seams
+
 # Several counters in one round trip: each created at 0 with its timeout if missing, then
 # increased by its delta (0 only reads it). ARGV holds a delta and a timeout per key.
 ADD_TO_COUNTERS = """
@@ -35,10 +37,10 @@ class RedisCacheClient(DjangoRedisCacheClient):
         self._counter_scripts: dict[int, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        pool = self._get_connection_pool(write)
+        pool = seams.redis_connection_pool(self, write=write)
         client = self._clients.get(id(pool))
         if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+            client = self._clients[id(pool)] = seams.redis_client_class(self)(connection_pool=pool)
         return client
 
     def add_to_counters(self, counters: list[tuple[str, int, int]]) -> list[int]:
@@ -53,11 +55,11 @@ class RedisCacheClient(DjangoRedisCacheClient):
 class RedisCache(DjangoRedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
-        self._class = RedisCacheClient
+        seams.redis_cache_use_client_class(self, RedisCacheClient)
 
     def add_to_counters(self, counters: list[tuple[str, int, int]]) -> list[int]:
         keys = [(self.make_and_validate_key(key), delta, timeout) for key, delta, timeout in counters]
-        return self._cache.add_to_counters(keys)
+        return seams.redis_cache_client(self).add_to_counters(keys)
 
 
 def window_counts(cache: BaseCache, counters: list[tuple[str, int, int]]) -> list[int]:

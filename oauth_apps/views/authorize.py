@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -9,52 +8,25 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import cache
-from django.db import connection, transaction
-from django.db.utils import Error as DatabaseError
-from django.db.utils import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import resolve_url
-from django.template import loader
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
-from oauth2_provider.signals import app_authorized
-from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from oauthlib.openid.connect.core.exceptions import LoginRequired
-from rest_framework.exceptions import ParseError, Throttled
-from rest_framework.permissions import IsAuthenticated
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import InvalidToken
 
-from accounts.claims import user_claims
 from accounts.sessions import session_auth_time
-from oauth_apps import metadata, ratelimits
-from oauth_apps.audit import Actor, Kind, Outcome, TokenRequestFacts, audit_record, token_request_facts
-from oauth_apps.cors import cors_allow, cors_preflight
-from oauth_apps.http import form_body_problem, json_get_only, no_store, oauth_error, with_error_description
-from oauth_apps.keys import key_ring
-from oauth_apps.middleware import JSON_PATH_PREFIXES, PAGE_CSP
+from core import ratelimits
+from core.middleware import PAGE_CSP, request_log_client
+from core.ratelimits import client_address, limit_page
 from oauth_apps.models import Application
-from oauth_apps.ratelimits import Limit, RateLimitExceeded, client_address, limit_count, limit_page
-from oauth_apps.resource_server import RevocationCheckedAccessTokenAuthentication
 from oauth_apps.scopes import active_scopes
 from oauth_apps.services import consent_new_scopes
-
-# Connection-level failures: the database is down or restarting, not a bug.
-DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
-RETRY_AFTER_OUTAGE_SECONDS = 5
-OPENAPI_PATH = settings.BASE_DIR / "docs" / "openapi.json"
-JWKS_MAX_AGE_SECONDS = 300
-METADATA_MAX_AGE_SECONDS = 300
 
 
 def with_issuer(url: str) -> str:
@@ -93,7 +65,7 @@ class AuthorizationView(dot_views.AuthorizationView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method == "POST" and CONSENT_FORM_FIELD not in request.POST:
             authorization_request_as_get(request)
-        request.oauth_client_id = (request.GET.get("client_id") or request.POST.get("client_id") or "")[:100]
+        request_log_client((request.GET.get("client_id") or request.POST.get("client_id") or "")[:100])
         response = None
         if request.method in ("GET", "HEAD"):
             # Counted before the sign-in redirect: per user once signed in, per address before.
@@ -268,236 +240,3 @@ class AuthorizationView(dot_views.AuthorizationView):
     def invalid_form_response(self) -> HttpResponse:
         error = oauth_errors.InvalidRequestFatalError(description="The consent form was incomplete or altered.")
         return self.render_to_response({"error": error}, status=400)
-
-
-# The credentials these endpoints receive: an error report (mail to ADMINS, a logged
-# traceback) shows them masked.
-CREDENTIAL_PARAMETERS = ("client_secret", "code", "code_verifier", "refresh_token", "token", "client_assertion")
-
-
-@method_decorator(csrf_exempt, name="dispatch")
-@method_decorator(sensitive_post_parameters(*CREDENTIAL_PARAMETERS), name="dispatch")
-class OAuthEndpointView(OAuthLibMixin, View):
-    """A form-encoded, client-authenticated OAuth endpoint answered by oauthlib, one
-    transaction per request, with RFC 6749 §5.2 errors and no caching.
-
-    A request leaves an audit row only once it reached client authentication and was not
-    rate limited: anything earlier is anonymous and would let anyone grow the trail.
-    """
-
-    endpoint_name = ""
-    # The OAuthLibCore method (DOT's, or ours in oauth_apps.backends) that answers it.
-    core_method = ""
-    rate_limit: Limit | None = None
-    # Whether browser apps may call it (token and revocation: yes; introspection: no).
-    cors_enabled = True
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        problem = form_body_problem(request)
-        if problem:
-            return no_store(oauth_error("invalid_request", problem))
-        with transaction.atomic(), token_request_facts(self.rate_limit) as facts:
-            _uri, headers, body, status = getattr(self.get_oauthlib_core(), self.core_method)(request)
-            if status >= 400:
-                body = with_error_description(body)
-            response = HttpResponse(body, status=status, content_type="application/json")
-            if not body:
-                del response["Content-Type"]  # RFC 7009 §2.2: a bare 200
-            for name, value in headers.items():
-                response[name] = value
-            if status == 401:
-                # RFC 6749 §5.2: answer invalid_client with the scheme clients authenticate with.
-                response["WWW-Authenticate"] = 'Basic realm="WeTrials Auth", charset="UTF-8"'
-            if status != 429:
-                self.audit(response, facts)
-            if status == 200 and facts.access_token is not None:
-                # What DOT's TokenView sends, with the row save_bearer_token inserted rather
-                # than one read back by checksum. Inside the transaction: a failing receiver
-                # leaves no token behind that the client never received.
-                app_authorized.send(sender=self, request=request, token=facts.access_token)
-            cors_allow(request, response, facts.application if self.cors_enabled else None)
-            request.oauth_client_id = facts.application.client_id if facts.application else facts.client_id[:100]
-        return no_store(response)
-
-    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not self.cors_enabled:
-            return super().options(request, *args, **kwargs)
-        return cors_preflight(request, methods=["POST"])
-
-    def audit(self, response: HttpResponse, facts: TokenRequestFacts) -> None:
-        if facts.kind == Kind.CLIENT_AUTH_FAILED:
-            audit_record(
-                facts.kind,
-                actor=Actor.CLIENT,
-                outcome=Outcome.FAILURE,
-                client_id=facts.client_id,
-                detail=f"at the {self.endpoint_name} endpoint",
-            )
-
-    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = oauth_error("invalid_request", f"The {self.endpoint_name} endpoint accepts POST only.", status=405)
-        response["Allow"] = "POST"
-        return no_store(response)
-
-
-class TokenView(OAuthEndpointView):
-    """RFC 6749 §3.2: the token endpoint.
-
-    A request that reached client authentication leaves exactly one audit event, whatever
-    its outcome, unless it was rate limited.
-    """
-
-    endpoint_name = "token"
-    core_method = "create_token_response"
-    rate_limit = ratelimits.TOKEN
-
-    def audit(self, response: HttpResponse, facts: TokenRequestFacts) -> None:
-        if not facts.client_authentication_reached:
-            return
-        if response.status_code == 200:
-            audit_record(Kind.TOKENS_ISSUED, actor=Actor.CLIENT, application=facts.application, user=facts.user)
-            return
-        error = json.loads(response.content).get("error", "")
-        audit_record(
-            facts.kind or Kind.TOKEN_REQUEST_REJECTED,
-            actor=Actor.REPLAY if facts.kind in (Kind.CODE_REPLAY, Kind.REFRESH_TOKEN_REPLAY) else Actor.CLIENT,
-            outcome=Outcome.FAILURE,
-            application=facts.application,
-            client_id=facts.client_id,
-            user=facts.user,
-            detail=error,
-        )
-
-
-class RevocationView(OAuthEndpointView):
-    """RFC 7009: revoke an access or refresh token the client holds."""
-
-    endpoint_name = "revocation"
-    core_method = "create_revocation_response"
-    rate_limit = ratelimits.REVOKE
-
-
-class IntrospectionView(OAuthEndpointView):
-    """RFC 7662: whether a token is live, for confidential clients and service accounts."""
-
-    endpoint_name = "introspection"
-    core_method = "create_introspect_response"
-    rate_limit = ratelimits.INTROSPECT
-    cors_enabled = False
-
-
-class UserInfoView(APIView):
-    """OIDC Core §5.3: the claims of the token's user, by the token's scopes.
-
-    The token is checked against the database too, so a revoked one fails at once even
-    though its signature still verifies.
-    """
-
-    authentication_classes = [RevocationCheckedAccessTokenAuthentication]
-    permission_classes = [IsAuthenticated]
-    token_client_id: str | None = None
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        sent_elsewhere = "access_token" in request.query_params or (
-            request.method == "POST" and "access_token" in request.data
-        )
-        if sent_elsewhere:
-            raise ParseError("Send the access token in the Authorization header only.")
-        super().initial(request, *args, **kwargs)
-        self.token_client_id = request.auth["client_id"]
-        try:
-            limit_count(ratelimits.USERINFO, f"user:{request.auth['sub']}")
-        except RateLimitExceeded as exc:
-            raise Throttled(wait=exc.retry_after) from None
-
-    def get(self, request: Request) -> Response:
-        if request.auth.is_service_account:
-            raise InvalidToken("This token was issued to a service account, not a user.")
-        response = Response(user_claims(user=request.user, scopes=request.auth.scopes))
-        response["Cache-Control"] = "no-store"
-        return response
-
-    post = get
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method == "OPTIONS":
-            # A CORS preflight carries no token: answer it before DRF asks for one.
-            return cors_preflight(request, methods=["GET", "POST"])
-        return super().dispatch(request, *args, **kwargs)
-
-    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        # The client the token was issued to, once the token proved good.
-        client_id = self.token_client_id
-        request._request.oauth_client_id = client_id
-        if "Origin" not in request.headers:
-            return response
-        application = Application.objects.filter(client_id=client_id).first() if client_id else None
-        return cors_allow(request, response, application)
-
-
-@json_get_only
-def jwks(request: HttpRequest) -> JsonResponse:
-    """RFC 7517: every public key that may still verify a live token."""
-    response = JsonResponse({"keys": key_ring.public_jwks()})
-    response["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
-    response["Access-Control-Allow-Origin"] = "*"
-    return response
-
-
-@json_get_only
-def server_metadata(request: HttpRequest) -> JsonResponse:
-    """RFC 8414 and OpenID Connect Discovery 1.0: one document, at both well-known paths."""
-    response = JsonResponse(metadata.server_metadata())
-    response["Cache-Control"] = f"public, max-age={METADATA_MAX_AGE_SECONDS}"
-    response["Access-Control-Allow-Origin"] = "*"
-    return response
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500. A database outage is a 503 the client can retry; anything else a plain
-    500. Never a stack trace: JSON on the API, a page for people."""
-    unavailable = isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE_ERRORS)
-    status = 503 if unavailable else 500
-    if request.path.startswith(JSON_PATH_PREFIXES):
-        if unavailable:
-            response = oauth_error(
-                "temporarily_unavailable", "The service is briefly unavailable; retry shortly.", status=503
-            )
-        else:
-            response = oauth_error("server_error", "The server failed to handle this request.", status=500)
-    else:
-        template = "temporarily_unavailable.html" if unavailable else "500.html"
-        response = HttpResponse(loader.render_to_string(template), status=status)
-    if unavailable:
-        response["Retry-After"] = str(RETRY_AFTER_OUTAGE_SECONDS)
-    return no_store(response)
-
-
-@json_get_only
-def openapi_description(request: HttpRequest) -> HttpResponse:
-    """The OpenAPI description of the endpoints, kept in the repository as docs/openapi.json."""
-    response = HttpResponse(OPENAPI_PATH.read_bytes(), content_type="application/json")
-    response["Access-Control-Allow-Origin"] = "*"
-    return response
-
-
-@json_get_only
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
-
-
-@json_get_only
-def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": True, "cache": True}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        checks["database"] = False
-    try:
-        cache.set("readyz", "1", timeout=5)
-    except Exception:  # any cache backend failure means "not ready"
-        checks["cache"] = False
-    ready = all(checks.values())
-    return JsonResponse({"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503)

@@ -4,11 +4,12 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from oauth_apps.http import no_store, oauth_error
+from core.http import no_store, oauth_error
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 JSON_PATH_PREFIXES = ("/v1/", "/.well-known/")
@@ -56,11 +57,18 @@ class PageSecurityPolicyMiddleware:
 
 request_log = logging.getLogger("wetrials.requests")
 
+_logged_client_id: ContextVar[str | None] = ContextVar("logged_client_id", default=None)
+
+
+def request_log_client(client_id: str | None) -> None:
+    """Name the client in the request's log line (views call it once they know which)."""
+    _logged_client_id.set(client_id)
+
 
 class OAuthRequestLogMiddleware:
     """One structured line per OAuth request: endpoint, method, status, client id, outcome and
     duration. Nothing else from the request is logged: no token, code, secret or password
-    ever reaches a log line. Views name the client in `request.oauth_client_id`."""
+    ever reaches a log line. Views name the client with `request_log_client`."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -69,14 +77,19 @@ class OAuthRequestLogMiddleware:
         if not request.path.startswith("/v1/"):
             return self.get_response(request)
         started = time.perf_counter()
-        response = self.get_response(request)
+        token = _logged_client_id.set(None)
+        try:
+            response = self.get_response(request)
+            client_id = _logged_client_id.get()
+        finally:
+            _logged_client_id.reset(token)
         request_log.info(
             json.dumps(
                 {
                     "endpoint": request.path,
                     "method": request.method,
                     "status": response.status_code,
-                    "client_id": getattr(request, "oauth_client_id", None),
+                    "client_id": client_id,
                     "outcome": _outcome(response),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 }

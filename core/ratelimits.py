@@ -14,10 +14,10 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django_ratelimit import core as ratelimit_core
 from redis.exceptions import RedisError
 
-from oauth_apps.cache import window_counts
+from core import seams
+from core.cache import window_counts
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,10 @@ def limits_charge(*charges: Charge) -> None:
         return
     counters, windows = [], []
     for charge in charges:
-        limit, period = ratelimit_core._split_rate(charge.limit.rate)
-        window_end = ratelimit_core._get_window(charge.key, period)
-        key = ratelimit_core._make_cache_key(charge.limit.group, window_end, charge.limit.rate, charge.key, None)
-        counters.append((key, 0 if charge.look_only else 1, period + ratelimit_core.EXPIRATION_FUDGE))
+        limit, window_end, key, timeout = seams.ratelimit_counter(
+            group=charge.limit.group, rate=charge.limit.rate, key=charge.key
+        )
+        counters.append((key, 0 if charge.look_only else 1, timeout))
         windows.append((limit, window_end))
     try:
         counts = window_counts(caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")], counters)
@@ -99,7 +99,7 @@ def limits_charge(*charges: Charge) -> None:
         if fails_closed:
             raise RateLimitUnavailable() from None
         return
-    now = int(ratelimit_core.time.time())
+    now = seams.ratelimit_now()
     retry_after = [
         max(1, window_end - now)
         for charge, (limit, window_end), count in zip(charges, windows, counts, strict=True)

@@ -1,6 +1,6 @@
 """The oauthlib request validator: DOT's, with the rules WeTrials promises.
 
-Every token request runs inside one transaction (see views.TokenView), so the row locks
+Every token request runs inside one transaction (see views/token.py), so the row locks
 taken here hold until the response is decided: a code or refresh token can be redeemed
 once, however many requests race for it.
 """
@@ -34,12 +34,14 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.claims import user_claims
-from oauth_apps import ratelimits, rows
-from oauth_apps.audit import Actor, Kind, audit_record, current_client_ip, current_token_request
-from oauth_apps.backends import AUTH_TIME_HEADER, SIGNED_IN_USER_HEADER
+from core import ratelimits, rows, seams
+from core.ratelimits import Charge, RateLimitExceeded, RateLimitUnavailable, limits_charge
+from oauth_apps.audit import Actor, Kind, audit_record
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
-from oauth_apps.ratelimits import Charge, RateLimitExceeded, RateLimitUnavailable, limits_charge
+from oauth_apps.oauth2.oauth2_backends import AUTH_TIME_HEADER, SIGNED_IN_USER_HEADER
+from oauth_apps.oauth2.token_request import TokenRequest, token_request_of
+from oauth_apps.oauth2.tokens import id_token_subject
 from oauth_apps.selectors import FamilyAuthorization, token_family_authorization
 from oauth_apps.services import (
     authorization_code_family,
@@ -48,13 +50,12 @@ from oauth_apps.services import (
     token_family_revoke,
     token_family_start,
 )
-from oauth_apps.tokens import id_token_subject
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
 
-# The statements of every token request (oauth_apps/rows.py says why they are SQL).
+# The statements of every token request (core/rows.py says why they are SQL).
 APPLICATION_BY_CLIENT_ID = rows.Select(Application, "t.client_id = %s")
 GRANT_LOCKED_BY_CODE = rows.Select(Grant, "t.code = %s", related=["user"], lock=True)
 # A refresh token's checksum is unique among live tokens; a revoked copy may share it.
@@ -99,16 +100,17 @@ def rate_limited(request: Request) -> Iterator[None]:
     try:
         yield
     except RateLimitExceeded as exc:
+        token_request_of(request).retry_after = exc.retry_after
         raise RateLimited(exc.retry_after, request=request) from None
     except RateLimitUnavailable:
         raise errors.TemporarilyUnavailableError(request=request, status_code=503) from None
 
 
-class OAuth2Validator(DotOAuth2Validator):
+class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
     # --- clients ---------------------------------------------------------------------
 
-    def _load_application(self, client_id: str, request: Request) -> Application | None:
-        """DOT's, in one plain statement (no client ID metadata documents here)."""
+    def client_load(self, client_id: str, request: Request) -> Application | None:
+        """The client DOT's checks use (seams.DotValidatorHooks), in one plain statement."""
         if not client_id or "\x00" in client_id:
             return None
         client = request.client
@@ -123,48 +125,58 @@ class OAuth2Validator(DotOAuth2Validator):
         if credentials is None:
             return False
         client_id, secret = credentials
-        ip = current_client_ip()
+        state = token_request_of(request)
         with rate_limited(request):
-            client = self._load_application(client_id, request)
+            client = self.client_load(client_id, request)
             if client is None or not self._client_secret_matches(client, secret):
-                self._authentication_failed(client_id, ip)
+                self._authentication_failed(client_id, state)
                 return False
             # An address that keeps failing is refused even with the right secret, in the
             # same cache round trip that counts the request.
-            self._authenticated(client, Charge(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, ip, look_only=True))
+            look = Charge(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, state.client_address, look_only=True)
+            self._authenticated(client, state, look)
         return True
 
     def authenticate_client_id(self, client_id: str, request: Request, *args: Any, **kwargs: Any) -> bool:
         """A public client names itself: nothing to check beyond that it exists."""
+        state = token_request_of(request)
         with rate_limited(request):
             if not super().authenticate_client_id(client_id, request, *args, **kwargs):
-                self._authentication_failed(client_id or "", current_client_ip())
+                self._authentication_failed(client_id or "", state)
                 return False
-            self._authenticated(request.client)
+            self._authenticated(request.client, state)
         return True
 
+    def client_authentication_required(self, request: Request, *args: Any, **kwargs: Any) -> bool:
+        # RFC 7662 §2.1: introspection is for clients that can prove who they are
+        # (confidential clients, service accounts): a public client may not learn about tokens.
+        if token_request_of(request).client_authentication_required:
+            return True
+        return super().client_authentication_required(request, *args, **kwargs)
+
     @staticmethod
-    def _authenticated(client: Application, *charges: Charge) -> None:
+    def _authenticated(client: Application, state: TokenRequest, *charges: Charge) -> None:
         # Counted per client only once it has proved who it is, so nobody else can spend a
         # client's budget by sending its client_id.
-        facts = current_token_request()
-        facts.application = client
-        if facts.rate_limit is not None:
-            charges = (*charges, Charge(facts.rate_limit, client.client_id))
+        state.client = client
+        if state.rate_limit is not None:
+            charges = (*charges, Charge(state.rate_limit, client.client_id))
         limits_charge(*charges)
 
     @staticmethod
-    def _authentication_failed(client_id: str, ip: str) -> None:
-        facts = current_token_request()
-        facts.kind, facts.client_id = Kind.CLIENT_AUTH_FAILED, client_id
+    def _authentication_failed(client_id: str, state: TokenRequest) -> None:
+        state.audit_kind, state.claimed_client_id = Kind.CLIENT_AUTH_FAILED, client_id
         limits_charge(
-            Charge(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, ip),
+            Charge(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, state.client_address),
             Charge(ratelimits.CLIENT_AUTH_FAILURES_PER_CLIENT, client_id),
         )
 
-    def _client_credentials(self, request: Request) -> tuple[str, str] | None:
-        basic = self._extract_basic_auth(request)
-        if basic is None:
+    @staticmethod
+    def _client_credentials(request: Request) -> tuple[str, str] | None:
+        # DOT's Basic decoding accepts what this refuses: non-alphabet base64, and a body
+        # client_id that differs from the header's.
+        scheme, space, basic = (request.headers.get("HTTP_AUTHORIZATION") or "").partition(" ")
+        if scheme != "Basic" or not space:
             if request.client_id and request.client_secret:
                 return request.client_id, request.client_secret
             return None
@@ -197,7 +209,7 @@ class OAuth2Validator(DotOAuth2Validator):
         )
 
     def is_pkce_required(self, client_id: str, request: Request) -> bool:
-        client = request.client or self._load_application(client_id, request)
+        client = request.client or self.client_load(client_id, request)
         return client is None or client.requires_pkce
 
     def validate_grant_type(
@@ -224,12 +236,13 @@ class OAuth2Validator(DotOAuth2Validator):
 
     # --- authorization codes -------------------------------------------------------
 
-    def _locked_grant(self, code: str, request: Request) -> Any:
+    @staticmethod
+    def _locked_grant(code: str, request: Request) -> Any:
         """The grant row for `code`, locked for this transaction, loaded once per request."""
-        if getattr(request, "grant_row_code", None) != code:
-            request.grant_row = GRANT_LOCKED_BY_CODE.first(code)
-            request.grant_row_code = code
-        return request.grant_row
+        state = token_request_of(request)
+        if state.grant_code != code:
+            state.grant, state.grant_code = GRANT_LOCKED_BY_CODE.first(code), code
+        return state.grant
 
     def get_authorization_code_scopes(
         self, client_id: str, code: str, redirect_uri: str, request: Request
@@ -246,7 +259,7 @@ class OAuth2Validator(DotOAuth2Validator):
             family = authorization_code_family(code)
             if RefreshToken.objects.filter(token_family=family).exists():
                 token_family_revoke(family=family)
-                current_token_request().kind = Kind.CODE_REPLAY
+                token_request_of(request).audit_kind = Kind.CODE_REPLAY
             return False
         if grant.application_id != client.pk or grant.is_expired() or not grant.user.is_active:
             return False
@@ -263,7 +276,7 @@ class OAuth2Validator(DotOAuth2Validator):
         request.scopes = authorization.current_scopes
         request.user = grant.user
         request.nonce = grant.nonce or None
-        request.token_family = family
+        token_request_of(request).family = family
         return True
 
     def confirm_redirect_uri(
@@ -294,7 +307,7 @@ class OAuth2Validator(DotOAuth2Validator):
     def invalidate_authorization_code(
         self, client_id: str, code: str, request: Request, *args: Any, **kwargs: Any
     ) -> None:
-        GRANT_DELETE.run(request.grant_row.pk)
+        GRANT_DELETE.run(token_request_of(request).grant.pk)
 
     def save_authorization_code(
         self, client_id: str, code: dict[str, Any], request: Request, *args: Any, **kwargs: Any
@@ -322,8 +335,8 @@ class OAuth2Validator(DotOAuth2Validator):
         if token.revoked is not None:
             # A rotated (or revoked) token presented again: someone holds a copy.
             token_family_revoke(family=token.token_family)
-            facts = current_token_request()
-            facts.kind, facts.user = Kind.REFRESH_TOKEN_REPLAY, token.user
+            state = token_request_of(request)
+            state.audit_kind, state.user = Kind.REFRESH_TOKEN_REPLAY, token.user
             return False
         lifetime = timedelta(seconds=settings.OAUTH_REFRESH_TOKEN_LIFETIME)
         if token.access_token is None or token.created + lifetime <= timezone.now() or not token.user.is_active:
@@ -332,13 +345,13 @@ class OAuth2Validator(DotOAuth2Validator):
             return False
         request.user = token.user
         request.refresh_token = refresh_token
-        request.refresh_token_instance = token
+        token_request_of(request).presented_refresh_token = token
         return True
 
     def get_original_scopes(self, refresh_token: str, request: Request, *args: Any, **kwargs: Any) -> list[str]:
         # RFC 6749 §6: what the person granted, not what the last rotation narrowed it to,
         # less what the client may no longer have.
-        return request.authorization.current_scopes
+        return token_request_of(request).authorization.current_scopes
 
     @staticmethod
     def _current_authorization(family: Any, request: Request) -> FamilyAuthorization | None:
@@ -347,7 +360,7 @@ class OAuth2Validator(DotOAuth2Validator):
         authorization = token_family_authorization(family=family) if family is not None else None
         if authorization is None or authorization.has_ended() or not authorization.current_scopes:
             return None
-        request.authorization = authorization
+        token_request_of(request).authorization = authorization
         return authorization
 
     # --- issuing ---------------------------------------------------------------------
@@ -358,18 +371,19 @@ class OAuth2Validator(DotOAuth2Validator):
             raise errors.FatalClientError("Failed to issue a token: missing scope")
         is_service_account = request.grant_type == "client_credentials"
         user = None if is_service_account else request.user
-        current_token_request().user = user
-        previous = getattr(request, "refresh_token_instance", None)
+        state = token_request_of(request)
+        state.user = user
+        previous = state.presented_refresh_token
         access_token = AccessToken(
             user=user,
             scope=token["scope"],
-            expires=request.access_token_expires,
+            expires=state.access_token_expires,
             application=request.client,
             source_refresh_token=previous,
         )
         set_token_value(access_token, token["access_token"])
         ACCESS_TOKEN_INSERT.save(access_token)
-        current_token_request().access_token = access_token  # for the view's app_authorized signal
+        state.access_token = access_token  # for the view's app_authorized signal
         if "refresh_token" not in token:
             return
         if previous is not None:
@@ -379,7 +393,7 @@ class OAuth2Validator(DotOAuth2Validator):
             user=user,
             application=request.client,
             access_token=access_token,
-            token_family=previous.token_family if previous else request.token_family,
+            token_family=previous.token_family if previous else state.family,
         )
         set_token_value(refresh_token, token["refresh_token"])
         REFRESH_TOKEN_INSERT.save(refresh_token)
@@ -398,7 +412,7 @@ class OAuth2Validator(DotOAuth2Validator):
             iat=now,
             exp=now + settings.OAUTH_ACCESS_TOKEN_LIFETIME,
             # OIDC Core §12.2: the sign-in that started the family, however often it rotates.
-            auth_time=int(request.authorization.auth_time.timestamp()),
+            auth_time=int(token_request_of(request).authorization.auth_time.timestamp()),
         )
         if request.nonce:
             id_token["nonce"] = request.nonce
@@ -410,7 +424,7 @@ class OAuth2Validator(DotOAuth2Validator):
 
     def validate_silent_authorization(self, request: Request) -> bool:
         signed_in = request.headers.get(SIGNED_IN_USER_HEADER)
-        client = request.client or self._load_application(request.client_id, request)
+        client = request.client or self.client_load(request.client_id, request)
         if not signed_in or client is None:
             return False
         return consent_covers(user_id=signed_in, application=client, scopes=request.scopes or [])

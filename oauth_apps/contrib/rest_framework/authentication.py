@@ -1,33 +1,21 @@
-"""The resource-server kit: verify WeTrials access tokens in a Django REST framework API.
-
-    REST_FRAMEWORK = {
-        "DEFAULT_AUTHENTICATION_CLASSES": ["oauth_apps.resource_server.AccessTokenAuthentication"],
-        "EXCEPTION_HANDLER": "oauth_apps.resource_server.bearer_exception_handler",
-    }
-    SIMPLE_JWT = {..., "ISSUER": ..., "AUDIENCE": ..., "JWK_URL": "https://auth.wetrials.com/v1/oauth/jwks"}
-
-    class StudyList(APIView):
-        permission_classes = [HasScope("read:studies")]
+"""The resource-server kit: verify WeTrials access tokens in a Django REST framework API
+(README, "For API teams"; settings and an example there).
 
 Tokens are RFC 9068 JWTs: RS256 only, header `typ: at+jwt`, and `iss`, `aud`, `exp`, `iat`,
 `sub`, `client_id`, `scope` and `jti` all required. Keys come from the JWKS URL (other
-services) or, inside the authorization server, straight from its key ring.
-`RevocationCheckedAccessTokenAuthentication` also refuses a token revoked before it
-expired; it needs this server's database (other services call introspection instead).
+services) or, inside the authorization server, straight from its key ring. This server's
+own APIs also check the token's row (oauth_apps/views/authentication.py); other services
+call introspection for that.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import jwt
-from rest_framework import exceptions, status
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.backends import TokenBackend
@@ -36,7 +24,7 @@ from rest_framework_simplejwt.models import TokenUser
 from rest_framework_simplejwt.tokens import Token
 
 if TYPE_CHECKING:
-    from rest_framework.views import APIView
+    pass
 
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4, case-insensitive
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "sub", "client_id", "scope", "jti"]
@@ -150,91 +138,3 @@ class AccessTokenAuthentication(JWTAuthentication):
         if self.get_header(request):
             return f'Bearer realm="{REALM}", error="invalid_token"'
         return f'Bearer realm="{REALM}"'
-
-
-class RevocationCheckedAccessTokenAuthentication(AccessTokenAuthentication):
-    """Also refuses tokens revoked before they expired, by asking this server's database in
-    the query that loads the token's user."""
-
-    def token_user(self, raw_token: bytes, validated_token: AccessToken) -> Any:
-        stored = stored_access_token_by_checksum().first(hashlib.sha256(raw_token).hexdigest())
-        if stored is None or stored.is_expired():
-            raise InvalidToken("The token has been revoked.")
-        if validated_token.is_service_account:
-            return TokenUser(validated_token)
-        user = stored.user
-        if user is None or str(user.pk) != validated_token["sub"] or not user.is_active:
-            raise InvalidToken("The token's user does not exist or is inactive.")
-        return user
-
-
-@functools.cache
-def stored_access_token_by_checksum() -> Any:
-    # Inside the authorization server only: its token table, read as the token path reads it.
-    from oauth2_provider.models import get_access_token_model
-
-    from oauth_apps.rows import Select
-
-    return Select(get_access_token_model(), "t.token_checksum = %s", related=["user"])
-
-
-class InsufficientScope(exceptions.PermissionDenied):
-    def __init__(self, scopes: frozenset[str]) -> None:
-        self.scopes = scopes
-        super().__init__(f"The token lacks the scope(s): {' '.join(sorted(scopes))}.")
-
-
-class HasScope(BasePermission):
-    """`permission_classes = [HasScope("read:profile")]`: every named scope must be granted."""
-
-    def __init__(self, *scopes: str) -> None:
-        self.scopes = frozenset(scopes)
-
-    def __call__(self) -> HasScope:
-        # DRF instantiates permission classes; an instance stands in for its own class.
-        return self
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        token = request.auth
-        if not isinstance(token, AccessToken):
-            raise exceptions.NotAuthenticated()
-        missing = self.scopes - token.scopes
-        if missing:
-            raise InsufficientScope(self.scopes)
-        return True
-
-
-ERROR_CODES = {
-    status.HTTP_400_BAD_REQUEST: "invalid_request",
-    status.HTTP_401_UNAUTHORIZED: "invalid_token",
-    status.HTTP_403_FORBIDDEN: "insufficient_scope",
-    status.HTTP_429_TOO_MANY_REQUESTS: "rate_limited",
-}
-
-
-def bearer_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF errors as RFC 6750 §3 errors: `{"error", "error_description"}` and, for 401 and
-    403, a `WWW-Authenticate: Bearer` challenge that says what was wrong."""
-    # Imported here: DRF loads this module while rest_framework.views itself is loading.
-    from rest_framework.views import exception_handler
-
-    response = exception_handler(exc, context)
-    if response is None:
-        return None
-    request = context["request"]
-    if isinstance(exc, exceptions.NotAuthenticated) and not request.META.get("HTTP_AUTHORIZATION"):
-        # No token at all: RFC 6750 §3.1 sends a bare challenge and no error code.
-        response.data = {"error": "invalid_request", "error_description": "A bearer token is required."}
-        response["WWW-Authenticate"] = f'Bearer realm="{REALM}"'
-        return response
-    error = ERROR_CODES.get(response.status_code, "invalid_request")
-    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-    if isinstance(detail, dict):
-        detail = detail.get("detail", "The request was refused.")
-    response.data = {"error": error, "error_description": str(detail)}
-    if isinstance(exc, InsufficientScope):
-        scopes = " ".join(sorted(exc.scopes))
-        response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scopes}"'
-    elif response.status_code == status.HTTP_401_UNAUTHORIZED:
-        response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="invalid_token"'
-    return response
