@@ -6,7 +6,11 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -157,3 +161,56 @@ def test_the_kit_verifies_with_keys_from_the_jwks_url(oauth, profile_token, kit_
     assert genuine.status_code == 200
     assert forged.status_code == 401
     assert kit_reading_the_jwks_url == ["https://auth.wetrials.test/v1/oauth/jwks"]
+
+
+STANDALONE_SERVICE = """
+import django
+from django.conf import settings
+
+KIT = "oauth_apps.contrib.rest_framework"
+settings.configure(
+    SECRET_KEY="another service's own",
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "rest_framework"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    REST_FRAMEWORK={
+        "DEFAULT_AUTHENTICATION_CLASSES": [f"{KIT}.authentication.AccessTokenAuthentication"],
+        "EXCEPTION_HANDLER": f"{KIT}.exceptions.bearer_exception_handler",
+    },
+    SIMPLE_JWT={"ALGORITHM": "RS256", "JWK_URL": "https://auth.wetrials.example/v1/oauth/jwks"},
+)
+django.setup()
+import sys
+
+from rest_framework.views import APIView
+
+from oauth_apps.contrib.rest_framework import authentication, exceptions, permissions
+
+class StudyList(APIView):
+    permission_classes = [permissions.HasScope("read:studies")]
+
+assert StudyList().get_authenticators()[0].__class__ is authentication.AccessTokenAuthentication
+loaded = sorted(name for name in sys.modules if name.startswith(("oauth_apps", "oauth2_provider", "config")))
+print(" ".join(loaded))
+"""
+
+
+def test_another_service_uses_the_kit_without_the_server():
+    """The kit is a library: a service with none of this server's apps or settings imports it."""
+    result = subprocess.run(
+        [sys.executable, "-c", STANDALONE_SERVICE],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={"PATH": os.environ["PATH"]},
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "oauth_apps",
+        "oauth_apps.contrib",
+        "oauth_apps.contrib.rest_framework",
+        "oauth_apps.contrib.rest_framework.authentication",
+        "oauth_apps.contrib.rest_framework.exceptions",
+        "oauth_apps.contrib.rest_framework.permissions",
+    ]
