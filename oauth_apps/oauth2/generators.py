@@ -1,3 +1,5 @@
+"""Client ids (DOT's CLIENT_ID_GENERATOR_CLASS)."""
+
 from __future__ import annotations
 
 from oauth2_provider.generators import ClientIdGenerator as DotClientIdGenerator

@@ -1,3 +1,5 @@
+"""The client-secret hasher (PASSWORD_HASHERS, DOT's CLIENT_SECRET_HASHER)."""
+
 from __future__ import annotations
 
 import hashlib

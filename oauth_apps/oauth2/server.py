@@ -1,3 +1,5 @@
+"""The oauthlib Server (DOT's OAUTH2_SERVER_CLASS) and the authorization-request checks oauthlib lacks."""
+
 from __future__ import annotations
 
 import re

@@ -1,3 +1,5 @@
+"""The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2): sign-in, consent, redirect."""
+
 from __future__ import annotations
 
 import json

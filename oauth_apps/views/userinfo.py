@@ -1,3 +1,5 @@
+"""The OIDC userinfo endpoint."""
+
 from __future__ import annotations
 
 from typing import Any
