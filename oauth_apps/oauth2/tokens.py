@@ -1,7 +1,9 @@
-"""Token generators plugged into DOT (ACCESS_TOKEN_GENERATOR, REFRESH_TOKEN_GENERATOR)."""
+"""Token generators plugged into DOT (ACCESS_TOKEN_GENERATOR, REFRESH_TOKEN_GENERATOR), and
+what is derived from a token: the checksum its row is found by."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from datetime import UTC, datetime
@@ -16,6 +18,11 @@ from oauth_apps.keys import key_ring
 from oauth_apps.oauth2.token_request import token_request_of
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 header value, not a secret
+
+
+def token_checksum(token: str | bytes) -> str:
+    """The `token_checksum` DOT stores for a token (its TokenChecksumField), by which the row is found."""
+    return hashlib.sha256(token.encode("utf-8") if isinstance(token, str) else token).hexdigest()
 
 
 def access_token_claims(*, request: Request, issued_at: int) -> dict[str, Any]:

@@ -3,7 +3,6 @@ and replay detection keeps the rotated refresh tokens it needs."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from io import StringIO
 
@@ -12,6 +11,7 @@ from django.core.management import CommandError, call_command, get_commands
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, RefreshToken
 
+from oauth_apps.oauth2.tokens import token_checksum
 from tests.oauth import AuthorizationRequest, basic_auth
 
 LONG_AGO = timezone.now() - timedelta(days=31)
@@ -21,10 +21,6 @@ def purge_tokens(**options: object) -> str:
     out = StringIO()
     call_command("purge_tokens", stdout=out, **options)
     return out.getvalue()
-
-
-def checksum(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def client_credentials(oauth, service_account, count: int) -> None:
@@ -43,11 +39,11 @@ def test_it_deletes_exactly_what_can_never_be_used_again(oauth, public_app, serv
     first = oauth.tokens_for(public_app, scope="openid")
     rotated = oauth.refresh(public_app.client_id, first["refresh_token"]).json()
     idle = oauth.tokens_for(public_app, scope="openid")
-    idle_refresh = RefreshToken.objects.get(token_checksum=checksum(idle["refresh_token"]))
+    idle_refresh = RefreshToken.objects.get(token_checksum=token_checksum(idle["refresh_token"]))
     AccessToken.objects.filter(pk=idle_refresh.access_token_id).update(expires=LONG_AGO)
     long_rotated = oauth.tokens_for(public_app, scope="openid")
     oauth.refresh(public_app.client_id, long_rotated["refresh_token"])
-    RefreshToken.objects.filter(token_checksum=checksum(long_rotated["refresh_token"])).update(revoked=LONG_AGO)
+    RefreshToken.objects.filter(token_checksum=token_checksum(long_rotated["refresh_token"])).update(revoked=LONG_AGO)
     client_credentials(oauth, service_account, 2)
     expired_service_token = AccessToken.objects.filter(application=service_account[0]).first()
     AccessToken.objects.filter(pk=expired_service_token.pk).update(expires=LONG_AGO)
@@ -60,7 +56,7 @@ def test_it_deletes_exactly_what_can_never_be_used_again(oauth, public_app, serv
     assert "expired refresh tokens: 1 deleted in 1 batches" in output
     assert "expired access tokens: 2 deleted in 2 batches" in output  # the idle sign-in's and the service one
     assert "expired authorization codes: 1 deleted" in output
-    gone = [checksum(idle["refresh_token"]), checksum(long_rotated["refresh_token"])]
+    gone = [token_checksum(idle["refresh_token"]), token_checksum(long_rotated["refresh_token"])]
     assert not RefreshToken.objects.filter(token_checksum__in=gone).exists()
     assert not AccessToken.objects.filter(pk__in=[idle_refresh.access_token_id, expired_service_token.pk]).exists()
     assert not Grant.objects.exists()
