@@ -25,7 +25,8 @@ from django.utils import timezone  # noqa: E402
 
 from bench.seed import FORM, REDIRECT_URI, VERIFIER, mint_codes  # noqa: E402
 from oauth_apps.models import Application  # noqa: E402
-from oauth_apps.services import access_revoke, consent_record, expired_token_querysets  # noqa: E402
+from oauth_apps.selectors import expired_token_querysets  # noqa: E402
+from oauth_apps.services import access_revoke, consent_record  # noqa: E402
 
 BIG_TABLES = (
     "oauth2_provider_accesstoken",

@@ -229,7 +229,7 @@ def half_written(load: Load, env: dict[str, str]) -> list[str]:
     django.setup()
     from oauth2_provider.models import get_grant_model, get_refresh_token_model
 
-    from oauth_apps.services import authorization_code_family
+    from oauth_apps.oauth2.tokens import authorization_code_family
 
     problems = []
     orphans = get_refresh_token_model().objects.filter(revoked__isnull=True, access_token__isnull=True).count()

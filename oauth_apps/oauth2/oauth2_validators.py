@@ -40,15 +40,9 @@ from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
 from oauth_apps.oauth2.oauth2_backends import AUTH_TIME_HEADER, SIGNED_IN_USER_HEADER
 from oauth_apps.oauth2.token_request import TokenRequest, token_request_of
-from oauth_apps.oauth2.tokens import id_token_subject, token_checksum
-from oauth_apps.selectors import FamilyAuthorization, token_family_authorization
-from oauth_apps.services import (
-    authorization_code_family,
-    consent_covers,
-    consent_record,
-    token_family_revoke,
-    token_family_start,
-)
+from oauth_apps.oauth2.tokens import authorization_code_family, id_token_subject, token_checksum
+from oauth_apps.selectors import FamilyAuthorization, consent_covers, token_family_authorization
+from oauth_apps.services import consent_record, token_family_revoke, token_family_start
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
