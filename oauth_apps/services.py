@@ -15,6 +15,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import (
+    AbstractAccessToken,
+    AbstractRefreshToken,
     get_access_token_model,
     get_grant_model,
     get_refresh_token_model,
@@ -32,6 +34,47 @@ def token_family_revoke(*, family: uuid.UUID) -> None:
     codes, replayed refresh tokens, RFC 7009 revocation, the account page and the admin.
     """
     get_refresh_token_model().revoke_family(family)
+
+
+# The detail of the audit event, by who revokes a single token: where they did it.
+_ONE_TOKEN_REVOKED_WHERE = {Actor.CLIENT: "at the revocation endpoint", Actor.ADMIN: "from the admin's token list"}
+
+
+@transaction.atomic
+def access_token_revoke(
+    *, access_token: AbstractAccessToken, actor: str, actor_user: AbstractBaseUser | None = None
+) -> None:
+    """Revoke an access token and every token of its family; a service account's token has
+    no family and is deleted alone. One audit event either way."""
+    refresh_token = getattr(access_token, "refresh_token", None)
+    if refresh_token is None:
+        access_token.delete()
+    else:
+        token_family_revoke(family=refresh_token.token_family)
+    audit_record(
+        Kind.TOKENS_REVOKED,
+        actor=actor,
+        actor_user=actor_user,
+        application=access_token.application,
+        user=refresh_token.user if refresh_token is not None else None,
+        detail=_ONE_TOKEN_REVOKED_WHERE.get(actor, ""),
+    )
+
+
+@transaction.atomic
+def refresh_token_revoke(
+    *, refresh_token: AbstractRefreshToken, actor: str, actor_user: AbstractBaseUser | None = None
+) -> None:
+    """Revoke a refresh token and every token of its family, with one audit event."""
+    token_family_revoke(family=refresh_token.token_family)
+    audit_record(
+        Kind.TOKENS_REVOKED,
+        actor=actor,
+        actor_user=actor_user,
+        application=refresh_token.application,
+        user=refresh_token.user,
+        detail=_ONE_TOKEN_REVOKED_WHERE.get(actor, ""),
+    )
 
 
 def token_family_start(

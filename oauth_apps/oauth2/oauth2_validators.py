@@ -35,14 +35,20 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts.claims import user_claims
 from core import ratelimits, rows, seams
 from core.ratelimits import Charge, RateLimitExceeded, RateLimitUnavailable, limits_charge
-from oauth_apps.audit import Actor, Kind, audit_record
+from oauth_apps.audit import Actor, Kind
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
 from oauth_apps.oauth2.oauth2_backends import AUTH_TIME_HEADER, SIGNED_IN_USER_HEADER
 from oauth_apps.oauth2.token_request import TokenRequest, token_request_of
 from oauth_apps.oauth2.tokens import authorization_code_family, id_token_subject, token_checksum
 from oauth_apps.selectors import FamilyAuthorization, consent_covers, token_family_authorization
-from oauth_apps.services import consent_record, token_family_revoke, token_family_start
+from oauth_apps.services import (
+    access_token_revoke,
+    consent_record,
+    refresh_token_revoke,
+    token_family_revoke,
+    token_family_start,
+)
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
@@ -441,27 +447,21 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
         kinds are looked up by checksum.
         """
         checksum = token_checksum(token)
-        refresh_token = RefreshToken.objects.filter(token_checksum=checksum, application=request.client).first()
-        if refresh_token is None:
-            access_token = (
-                AccessToken.objects.select_related("refresh_token")
-                .filter(token_checksum=checksum, application=request.client)
-                .first()
-            )
-            if access_token is None:
-                return
-            refresh_token = getattr(access_token, "refresh_token", None)
-            if refresh_token is None:
-                access_token.delete()  # a service account's token: no family
-        if refresh_token is not None:
-            token_family_revoke(family=refresh_token.token_family)
-        audit_record(
-            Kind.TOKENS_REVOKED,
-            actor=Actor.CLIENT,
-            application=request.client,
-            user=refresh_token.user if refresh_token is not None else None,
-            detail="at the revocation endpoint",
+        refresh_token = (
+            RefreshToken.objects.select_related("application", "user")
+            .filter(token_checksum=checksum, application=request.client)
+            .first()
         )
+        if refresh_token is not None:
+            refresh_token_revoke(refresh_token=refresh_token, actor=Actor.CLIENT)
+            return
+        access_token = (
+            AccessToken.objects.select_related("refresh_token__user", "application")
+            .filter(token_checksum=checksum, application=request.client)
+            .first()
+        )
+        if access_token is not None:
+            access_token_revoke(access_token=access_token, actor=Actor.CLIENT)
 
     def introspect_token(
         self, token: str, token_type_hint: str | None, request: Request, *args: Any, **kwargs: Any
