@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
@@ -115,23 +115,31 @@ def expired_token_querysets(*, now: datetime) -> list[tuple[str, QuerySet, str]]
     ID tokens are signed and handed out, never stored (validators.finalize_id_token), so
     unlike django-oauth-toolkit's clear_expired() there are none to delete.
     """
+    return _expired_tokens(now=now, counting=False)
+
+
+def expired_token_counts(*, now: datetime) -> list[tuple[str, int]]:
+    """How many rows of each kind purge_tokens would delete, in its order (its --dry-run)."""
+    return [(kind, queryset.count()) for kind, queryset, _ in _expired_tokens(now=now, counting=True)]
+
+
+def _expired_tokens(*, now: datetime, counting: bool) -> list[tuple[str, QuerySet, str]]:
     refresh_lifetime = timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
     refresh, access = get_refresh_token_model().objects, get_access_token_model().objects
+    revoked_long_ago = Q(revoked__lte=now - refresh_lifetime)
+    idle_too_long = Q(revoked__isnull=True, access_token__expires__lte=now - refresh_lifetime)
+    holders = refresh.filter(access_token=OuterRef("pk"))
+    if counting:
+        # A run deletes those refresh tokens before it reaches the access tokens they hold,
+        # which then go too; a count deletes nothing, so it leaves them out of the holders.
+        holders = holders.exclude(revoked_long_ago | idle_too_long)
     return [
-        ("revoked refresh tokens", refresh.filter(revoked__lte=now - refresh_lifetime), "revoked"),
+        ("revoked refresh tokens", refresh.filter(revoked_long_ago), "revoked"),
         ("orphaned refresh tokens", refresh.filter(revoked__isnull=True, access_token__isnull=True), "pk"),
-        (
-            "expired refresh tokens",
-            refresh.filter(revoked__isnull=True, access_token__expires__lte=now - refresh_lifetime),
-            "access_token__expires",
-        ),
+        ("expired refresh tokens", refresh.filter(idle_too_long), "access_token__expires"),
         # NOT EXISTS rather than the LEFT JOIN of `refresh_token__isnull`: PostgreSQL plans the
         # join as a hash over both whole tables, the anti-join as an index walk by expiry.
-        (
-            "expired access tokens",
-            access.filter(~Exists(refresh.filter(access_token=OuterRef("pk"))), expires__lt=now),
-            "expires",
-        ),
+        ("expired access tokens", access.filter(~Exists(holders), expires__lt=now), "expires"),
         ("expired authorization codes", get_grant_model().objects.filter(expires__lt=now), "expires"),
         # Past its absolute lifetime a family yields nothing more; its revoked tokens go above.
         ("ended token families", TokenFamily.objects.filter(created_at__lte=now - refresh_lifetime), "created_at"),
