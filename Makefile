@@ -51,7 +51,7 @@ cluster: install
 bench: install-dev /usr/bin/wrk
 	$(BIN)/python -m bench.run
 
-# Data at scale: a million tokens in PostgreSQL, query plans, latency, cleartokens while serving.
+# Data at scale: a million tokens in PostgreSQL, query plans, latency, purge_tokens while serving.
 scale: install-dev
 	$(BIN)/python -m bench.scale
 

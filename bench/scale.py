@@ -1,5 +1,5 @@
 """`make scale`: the token, introspection and connected-apps paths with a production-sized
-history in PostgreSQL, and cleartokens deleting it while the server serves.
+history in PostgreSQL, and purge_tokens deleting it while the server serves.
 
 1. Two databases: `wetrials_scale_small` (just the benchmark fixtures) and `wetrials_scale`
    (the same plus bench/scale_data.py's 100,000 users, 1,000,000 access and 1,000,000
@@ -9,7 +9,7 @@ history in PostgreSQL, and cleartokens deleting it while the server serves.
 3. gunicorn (2 sync workers) on each database: `--requests` sequential requests per path,
    p50/p95/p99/max latency, small against large.
 4. On the large one: four client threads keep refreshing, introspecting, reading userinfo
-   and the connected-apps page while `manage.py cleartokens` runs; the report gives its
+   and the connected-apps page while `manage.py purge_tokens` runs; the report gives its
    duration, the rows it removed, and request latency and errors before and during it.
 
 The report is printed and written to bench/results/scale-<time>.md.
@@ -155,7 +155,7 @@ def sequential_latencies(paths: Paths, requests_each: int) -> dict[str, dict[str
 
 
 def cleanup_under_load(paths: Paths, env: dict[str, str]) -> dict:
-    """Clients keep calling while cleartokens runs; latency before and during, and errors."""
+    """Clients keep calling while purge_tokens runs; latency before and during, and errors."""
     phase = {"name": "before"}
     samples: dict[str, list[tuple[float, int]]] = {"before": [], "during": []}
     stop_event = threading.Event()
@@ -201,7 +201,7 @@ def report(small: dict, large: dict) -> str:
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, gunicorn 2 sync workers, PostgreSQL.",
         "",
     ]
-    lines += ["## Rows in the large database", "", "| table | before cleartokens | after |", "|---|---:|---:|"]
+    lines += ["## Rows in the large database", "", "| table | before purge_tokens | after |", "|---|---:|---:|"]
     lines += [f"| {name} | {before[name]:,} | {after[name]:,} |" for name in COUNTED]
     lines += ["", "## Latency, sequential requests (ms)", ""]
     lines += ["| path | n | p50 small | p50 large | p95 small | p95 large | p99 small | p99 large | max large |"]
@@ -213,7 +213,7 @@ def report(small: dict, large: dict) -> str:
             f"{small_row['p95']:.1f} | {large_row['p95']:.1f} | {small_row['p99']:.1f} | {large_row['p99']:.1f} | "
             f"{large_row['max']:.1f} |"
         )
-    lines += ["", f"## cleartokens while serving: {cleanup['seconds']:.1f} s", ""]
+    lines += ["", f"## purge_tokens while serving: {cleanup['seconds']:.1f} s", ""]
     lines += ["| phase | requests | errors | p50 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
     for phase, row in cleanup["latency"].items():
         lines.append(

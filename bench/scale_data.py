@@ -7,7 +7,7 @@ minutes faster than the ORM; shapes and proportions follow what the server write
 
 - 100,000 live sign-ins: a refresh token and its access token, expiring within the hour;
 - 600,000 idle sign-ins: a refresh token whose access token expired 31 to 80 days ago
-  (past the 30-day refresh lifetime: cleartokens' to delete);
+  (past the 30-day refresh lifetime: purge_tokens' to delete);
 - 300,000 rotated refresh tokens, revoked 1 to 90 days ago (the old links of rotation
   chains, kept 30 days for replay detection; two thirds are past that);
 - 300,000 service-account access tokens, expired 1 to 90 days ago;

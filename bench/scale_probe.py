@@ -25,7 +25,8 @@ from django.utils import timezone  # noqa: E402
 
 from bench.seed import FORM, REDIRECT_URI, VERIFIER, mint_codes  # noqa: E402
 from oauth_apps.models import Application  # noqa: E402
-from oauth_apps.services import access_revoke, consent_record, expired_token_querysets  # noqa: E402
+from oauth_apps.selectors import expired_token_querysets  # noqa: E402
+from oauth_apps.services import access_revoke, consent_record  # noqa: E402
 
 BIG_TABLES = (
     "oauth2_provider_accesstoken",
@@ -113,7 +114,7 @@ def main() -> None:
         statements = [q["sql"] for q in queries if not q["sql"].upper().startswith(SKIPPED)]
         report[name] = [plan_entry(sql, explain(sql)) for sql in statements]
 
-    report["cleartokens batches"] = cleartokens_plans()
+    report["purge_tokens batches"] = purge_tokens_plans()
     (out / "explain.json").write_text(json.dumps(report, indent=1))
 
 
@@ -122,8 +123,8 @@ def plan_entry(sql: str, plan: str) -> dict[str, str | bool]:
     return {"sql": sql, "plan": plan, "seq_scans_of_big_tables": ", ".join(scanned)}
 
 
-def cleartokens_plans() -> list[dict[str, str | bool]]:
-    """The batch queries of `manage.py cleartokens` (oauth_apps.services.expired_tokens_delete):
+def purge_tokens_plans() -> list[dict[str, str | bool]]:
+    """The batch queries of `manage.py purge_tokens` (oauth_apps.services.expired_tokens_delete):
     the first page of each kind and a page resuming from a cursor. Its deletes are by primary key."""
     entries = []
     for _kind, queryset, key in expired_token_querysets(now=timezone.now()):

@@ -34,7 +34,8 @@ from oauth2_provider.models import get_grant_model  # noqa: E402
 from bench import WORK_FLOOR  # noqa: E402
 from oauth_apps.keys import key_ring  # noqa: E402
 from oauth_apps.models import Application, TokenFamily  # noqa: E402
-from oauth_apps.services import application_register, authorization_code_family, consent_record  # noqa: E402
+from oauth_apps.oauth2.tokens import authorization_code_family  # noqa: E402
+from oauth_apps.services import application_register, consent_record  # noqa: E402
 
 REDIRECT_URI = "https://bench.example.test/callback"
 SCOPE = "openid read:profile"

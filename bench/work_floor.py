@@ -42,8 +42,8 @@ from oauth_apps.oauth2.oauth2_validators import (
     OAuth2Validator,
     RefreshToken,
 )
+from oauth_apps.oauth2.tokens import authorization_code_family
 from oauth_apps.selectors import token_family_authorization
-from oauth_apps.services import authorization_code_family
 
 
 def signed(claims: dict, token_type: str) -> str:

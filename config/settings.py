@@ -69,8 +69,17 @@ TEMPLATES = [
     },
 ]
 
-# Database: embedded SQLite unless DATABASE_URL names another (PostgreSQL via psycopg 3).
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+# Database: PostgreSQL via psycopg 3 as DATABASE_URL names it; the embedded SQLite file only
+# by default in development, so a production start that forgot it fails instead of serving
+# from an empty local file.
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL is None:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "The environment variable DATABASE_URL is required when DJANGO_DEBUG=0, e.g. "
+            "postgres://user:password@host:5432/wetrials (an SQLite file only if named: sqlite:////path/db.sqlite3)."
+        )
+    DATABASE_URL = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 except (ValueError, KeyError) as exc:

@@ -19,7 +19,13 @@ from oauth2_provider import admin as dot_admin
 
 from oauth_apps.models import Application, AuditEvent, Scope
 from oauth_apps.selectors import last_token_issued
-from oauth_apps.services import access_revoke, application_save, client_secret_regenerate, token_family_revoke
+from oauth_apps.services import (
+    access_revoke,
+    access_token_revoke,
+    application_save,
+    client_secret_regenerate,
+    refresh_token_revoke,
+)
 
 SHOWN_ONCE_TEMPLATE = "admin/oauth_apps/application/client_secret.html"
 
@@ -155,8 +161,8 @@ class ApplicationAdmin(BoundedSearchMixin, admin.ModelAdmin):
 
 
 # Tokens are stored as checksums, so there is nothing secret to mask beyond what DOT hides;
-# the actions revoke whole families through the same function as every other path, and need
-# the change permission (DOT's own actions declare none, so a viewer could run them).
+# the actions revoke whole families through the same services as the revocation endpoint,
+# and need the change permission (DOT's own actions declare none, so a viewer could run them).
 
 
 class AccessTokenAdmin(BoundedSearchMixin, dot_admin.AccessTokenAdmin):
@@ -165,12 +171,8 @@ class AccessTokenAdmin(BoundedSearchMixin, dot_admin.AccessTokenAdmin):
     @admin.action(permissions=["change"], description="Revoke selected access tokens and their families")
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         revoked = 0
-        for access_token in queryset.select_related("refresh_token"):
-            refresh_token = getattr(access_token, "refresh_token", None)
-            if refresh_token is not None:
-                token_family_revoke(family=refresh_token.token_family)
-            else:
-                access_token.delete()
+        for access_token in queryset.select_related("refresh_token__user", "application"):
+            access_token_revoke(access_token=access_token, actor=AuditEvent.Actor.ADMIN, actor_user=request.user)
             revoked += 1
         self.message_user(request, ngettext("Revoked %d access token.", "Revoked %d access tokens.", revoked) % revoked)
 
@@ -181,9 +183,11 @@ class RefreshTokenAdmin(BoundedSearchMixin, dot_admin.RefreshTokenAdmin):
 
     @admin.action(permissions=["change"], description="Revoke selected refresh tokens and their families")
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        families = set(queryset.values_list("token_family", flat=True)) - {None}
-        for family in families:
-            token_family_revoke(family=family)
+        # One token per family: revoking any member revokes them all.
+        families = {token.token_family: token for token in queryset.select_related("application", "user")}
+        families.pop(None, None)
+        for refresh_token in families.values():
+            refresh_token_revoke(refresh_token=refresh_token, actor=AuditEvent.Actor.ADMIN, actor_user=request.user)
         self.message_user(request, f"Revoked {len(families)} token famil{'y' if len(families) == 1 else 'ies'}.")
 
 

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import Error as DatabaseError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 
@@ -132,9 +132,18 @@ def signing_key_rotate() -> SigningKey:
 
 def signing_key_prune() -> int:
     """Delete retired keys that can no longer verify any live token. Returns how many."""
-    cutoff = timezone.now() - verification_window()
-    deleted, _ = SigningKey.objects.filter(is_active=False, retired_at__lte=cutoff).delete()
+    deleted, _ = expired_signing_keys().delete()
     return deleted
+
+
+def expired_signing_keys() -> QuerySet[SigningKey]:
+    """Retired keys that can no longer verify any live token: what signing_key_prune deletes."""
+    return SigningKey.objects.filter(is_active=False, retired_at__lte=timezone.now() - verification_window())
+
+
+def active_signing_key() -> SigningKey | None:
+    """The active key as the database holds it now (a process's key ring may lag), if any yet."""
+    return SigningKey.objects.filter(is_active=True).first()
 
 
 def verification_window() -> timedelta:

@@ -154,7 +154,7 @@ class TokenFamily(models.Model):
     lifetime is counted (settings.OAUTH_REFRESH_TOKEN_LIFETIME: rotation never extends it).
     """
 
-    # oauth_apps.services.authorization_code_family(code): RefreshToken.token_family.
+    # oauth_apps.oauth2.tokens.authorization_code_family(code): RefreshToken.token_family.
     family = models.UUIDField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="token_families")

@@ -1,15 +1,18 @@
-"""Reads the pages and the admin share."""
+"""Reads: what the pages, the admin, the oauthlib validator and the commands look up."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.settings import oauth2_settings
 
 from core import rows
 from oauth_apps.models import Application, AuditEvent, Consent, TokenFamily
@@ -90,3 +93,54 @@ def token_family_authorization(*, family: uuid.UUID) -> FamilyAuthorization | No
         granted_scopes=granted,
         current_scopes=[name for name in granted if name in allowed],
     )
+
+
+def consent_covers(*, user_id: int | str, application: Application, scopes: Sequence[str]) -> bool:
+    """Whether the user has already allowed this client every one of `scopes`."""
+    return bool(scopes) and not consent_new_scopes(user_id=user_id, application=application, scopes=scopes)
+
+
+def consent_new_scopes(*, user_id: int | str, application: Application, scopes: Sequence[str]) -> list[str]:
+    """The requested scopes the user has not allowed this client before (all of them, the first time)."""
+    granted = Consent.objects.filter(user_id=user_id, application=application).values_list("scope", flat=True).first()
+    if granted is None:
+        return list(scopes)
+    return [scope for scope in scopes if scope not in granted.split()]
+
+
+def expired_token_querysets(*, now: datetime) -> list[tuple[str, QuerySet, str]]:
+    """What purge_tokens deletes, in order, each with the indexed column it walks.
+
+    Revoked refresh tokens are kept for the refresh lifetime: replay detection needs them.
+    ID tokens are signed and handed out, never stored (validators.finalize_id_token), so
+    unlike django-oauth-toolkit's clear_expired() there are none to delete.
+    """
+    return _expired_tokens(now=now, counting=False)
+
+
+def expired_token_counts(*, now: datetime) -> list[tuple[str, int]]:
+    """How many rows of each kind purge_tokens would delete, in its order (its --dry-run)."""
+    return [(kind, queryset.count()) for kind, queryset, _ in _expired_tokens(now=now, counting=True)]
+
+
+def _expired_tokens(*, now: datetime, counting: bool) -> list[tuple[str, QuerySet, str]]:
+    refresh_lifetime = timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
+    refresh, access = get_refresh_token_model().objects, get_access_token_model().objects
+    revoked_long_ago = Q(revoked__lte=now - refresh_lifetime)
+    idle_too_long = Q(revoked__isnull=True, access_token__expires__lte=now - refresh_lifetime)
+    holders = refresh.filter(access_token=OuterRef("pk"))
+    if counting:
+        # A run deletes those refresh tokens before it reaches the access tokens they hold,
+        # which then go too; a count deletes nothing, so it leaves them out of the holders.
+        holders = holders.exclude(revoked_long_ago | idle_too_long)
+    return [
+        ("revoked refresh tokens", refresh.filter(revoked_long_ago), "revoked"),
+        ("orphaned refresh tokens", refresh.filter(revoked__isnull=True, access_token__isnull=True), "pk"),
+        ("expired refresh tokens", refresh.filter(idle_too_long), "access_token__expires"),
+        # NOT EXISTS rather than the LEFT JOIN of `refresh_token__isnull`: PostgreSQL plans the
+        # join as a hash over both whole tables, the anti-join as an index walk by expiry.
+        ("expired access tokens", access.filter(~Exists(holders), expires__lt=now), "expires"),
+        ("expired authorization codes", get_grant_model().objects.filter(expires__lt=now), "expires"),
+        # Past its absolute lifetime a family yields nothing more; its revoked tokens go above.
+        ("ended token families", TokenFamily.objects.filter(created_at__lte=now - refresh_lifetime), "created_at"),
+    ]

@@ -2,42 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import (
+    AbstractAccessToken,
+    AbstractRefreshToken,
     get_access_token_model,
     get_grant_model,
     get_refresh_token_model,
 )
-from oauth2_provider.settings import oauth2_settings
 
 from oauth_apps.audit import Actor, Kind, audit_record
 from oauth_apps.models import Application, Consent, Scope, TokenFamily
-
-# Namespace of the token families that authorization codes start.
-_CODE_FAMILY_NAMESPACE = uuid.UUID("6c1f3a52-6a2f-4c64-9b0e-5f0f8f3c7d11")
-
-
-def authorization_code_family(code: str) -> uuid.UUID:
-    """The token family an authorization code starts, derived from the code itself.
-
-    Deriving it (instead of storing it beside the grant) means a code presented after its
-    grant row was consumed still names the tokens it produced, so they can be revoked
-    (RFC 6749 §4.1.2) with no extra state. The derivation is one-way: the family id
-    reveals nothing about the code.
-    """
-    return uuid.uuid5(_CODE_FAMILY_NAMESPACE, hashlib.sha256(code.encode()).hexdigest())
+from oauth_apps.selectors import expired_token_querysets
 
 
 def token_family_revoke(*, family: uuid.UUID) -> None:
@@ -47,6 +34,47 @@ def token_family_revoke(*, family: uuid.UUID) -> None:
     codes, replayed refresh tokens, RFC 7009 revocation, the account page and the admin.
     """
     get_refresh_token_model().revoke_family(family)
+
+
+# The detail of the audit event, by who revokes a single token: where they did it.
+_ONE_TOKEN_REVOKED_WHERE = {Actor.CLIENT: "at the revocation endpoint", Actor.ADMIN: "from the admin's token list"}
+
+
+@transaction.atomic
+def access_token_revoke(
+    *, access_token: AbstractAccessToken, actor: str, actor_user: AbstractBaseUser | None = None
+) -> None:
+    """Revoke an access token and every token of its family; a service account's token has
+    no family and is deleted alone. One audit event either way."""
+    refresh_token = getattr(access_token, "refresh_token", None)
+    if refresh_token is None:
+        access_token.delete()
+    else:
+        token_family_revoke(family=refresh_token.token_family)
+    audit_record(
+        Kind.TOKENS_REVOKED,
+        actor=actor,
+        actor_user=actor_user,
+        application=access_token.application,
+        user=refresh_token.user if refresh_token is not None else None,
+        detail=_ONE_TOKEN_REVOKED_WHERE.get(actor, ""),
+    )
+
+
+@transaction.atomic
+def refresh_token_revoke(
+    *, refresh_token: AbstractRefreshToken, actor: str, actor_user: AbstractBaseUser | None = None
+) -> None:
+    """Revoke a refresh token and every token of its family, with one audit event."""
+    token_family_revoke(family=refresh_token.token_family)
+    audit_record(
+        Kind.TOKENS_REVOKED,
+        actor=actor,
+        actor_user=actor_user,
+        application=refresh_token.application,
+        user=refresh_token.user,
+        detail=_ONE_TOKEN_REVOKED_WHERE.get(actor, ""),
+    )
 
 
 def token_family_start(
@@ -94,19 +122,6 @@ def access_revoke(
         detail=f"{len(families)} authorization(s) revoked",
     )
     return len(families)
-
-
-def consent_covers(*, user_id: int | str, application: Application, scopes: Sequence[str]) -> bool:
-    """Whether the user has already allowed this client every one of `scopes`."""
-    return bool(scopes) and not consent_new_scopes(user_id=user_id, application=application, scopes=scopes)
-
-
-def consent_new_scopes(*, user_id: int | str, application: Application, scopes: Sequence[str]) -> list[str]:
-    """The requested scopes the user has not allowed this client before (all of them, the first time)."""
-    granted = Consent.objects.filter(user_id=user_id, application=application).values_list("scope", flat=True).first()
-    if granted is None:
-        return list(scopes)
-    return [scope for scope in scopes if scope not in granted.split()]
 
 
 @transaction.atomic
@@ -221,36 +236,6 @@ def expired_tokens_delete(*, batch_size: int = 1000, pause: float = 0.0) -> list
     return [
         _delete_in_batches(kind, queryset, key, batch_size, pause)
         for kind, queryset, key in expired_token_querysets(now=timezone.now())
-    ]
-
-
-def expired_token_querysets(*, now: datetime) -> list[tuple[str, QuerySet, str]]:
-    """What cleartokens deletes, each with the indexed column it walks in order.
-
-    Revoked refresh tokens are kept for the refresh lifetime: replay detection needs them.
-    ID tokens are signed and handed out, never stored (validators.finalize_id_token), so
-    unlike django-oauth-toolkit's clear_expired() there are none to delete.
-    """
-    refresh_lifetime = timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
-    refresh, access = get_refresh_token_model().objects, get_access_token_model().objects
-    return [
-        ("revoked refresh tokens", refresh.filter(revoked__lte=now - refresh_lifetime), "revoked"),
-        ("orphaned refresh tokens", refresh.filter(revoked__isnull=True, access_token__isnull=True), "pk"),
-        (
-            "expired refresh tokens",
-            refresh.filter(revoked__isnull=True, access_token__expires__lte=now - refresh_lifetime),
-            "access_token__expires",
-        ),
-        # NOT EXISTS rather than the LEFT JOIN of `refresh_token__isnull`: PostgreSQL plans the
-        # join as a hash over both whole tables, the anti-join as an index walk by expiry.
-        (
-            "expired access tokens",
-            access.filter(~Exists(refresh.filter(access_token=OuterRef("pk"))), expires__lt=now),
-            "expires",
-        ),
-        ("expired authorization codes", get_grant_model().objects.filter(expires__lt=now), "expires"),
-        # Past its absolute lifetime a family yields nothing more; its revoked tokens go above.
-        ("ended token families", TokenFamily.objects.filter(created_at__lte=now - refresh_lifetime), "created_at"),
     ]
 
 

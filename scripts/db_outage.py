@@ -8,7 +8,7 @@ it holds in memory: the JWKS, discovery), `/readyz` says not ready and `/healthz
 that requests succeed again after the restart without restarting the server; and that the
 database holds nothing half-written. Prints the timeline; exits 1 on any failure.
 
-Run by .ci/run. Needs root (pg_ctlcluster) and restarts PostgreSQL whatever happens.
+Run by .ci/run as `python -m scripts.db_outage`. Needs root (pg_ctlcluster) and restarts PostgreSQL whatever happens.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import local_server
 import psycopg
 import redis
 import requests
-from local_server import PROJECT
+
+from scripts import local_server
 
 PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1]
 DATABASE = "wetrials_outage"
@@ -223,13 +223,12 @@ def report(load: Load, timeline: dict[str, float], env: dict[str, str]) -> int:
 def half_written(load: Load, env: dict[str, str]) -> list[str]:
     """Every live refresh token has its access token; every code has its tokens, or none."""
     os.environ.update(env)
-    sys.path.insert(0, str(PROJECT))
     import django
 
     django.setup()
     from oauth2_provider.models import get_grant_model, get_refresh_token_model
 
-    from oauth_apps.services import authorization_code_family
+    from oauth_apps.oauth2.tokens import authorization_code_family
 
     problems = []
     orphans = get_refresh_token_model().objects.filter(revoked__isnull=True, access_token__isnull=True).count()

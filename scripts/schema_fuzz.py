@@ -5,7 +5,7 @@ way, then runs schemathesis twice, anonymously and with a live access token, unt
 least 10,000 requests have hit the OAuth endpoints and the account pages. Fails on any
 response >= 500, on an error body that isn't RFC 6749/6750 JSON where the description says
 it is, or if a rejected request persisted anything (tokens, codes, consents, clients,
-users). Prints the requests by endpoint and status. Run by .ci/run.
+users). Prints the requests by endpoint and status. Run by .ci/run as `python -m scripts.schema_fuzz`.
 
 The database is PostgreSQL when `--database-url` or DATABASE_URL names one: the script makes
 its own database beside it (`<name>_schema_fuzz`) and drops it afterwards. PostgreSQL refuses
@@ -27,9 +27,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dj_database_url
-import local_server
 import psycopg
-from local_server import BIN, PROJECT
+
+from scripts import local_server
+from scripts.local_server import BIN, PROJECT
 
 PORT = 9081
 URL = f"http://127.0.0.1:{PORT}"

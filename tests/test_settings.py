@@ -28,8 +28,22 @@ def test_secret_key_is_required_outside_debug():
     assert "DJANGO_SECRET_KEY is required" in settings_error(OAUTH_ISSUER="https://auth.example.com")
 
 
+def test_database_url_is_required_outside_debug():
+    error = settings_error(DJANGO_SECRET_KEY="x" * 50, OAUTH_ISSUER="https://auth.example.com")
+
+    assert "ImproperlyConfigured: The environment variable DATABASE_URL is required when DJANGO_DEBUG=0" in error
+
+
+def test_a_named_sqlite_file_is_accepted_outside_debug(tmp_path):
+    production = {"DJANGO_SECRET_KEY": "x" * 50, "OAUTH_ISSUER": "https://auth.example.com"}
+
+    assert settings_error(**production, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}") == ""
+
+
 def test_issuer_is_required_outside_debug():
-    assert "OAUTH_ISSUER is required" in settings_error(DJANGO_SECRET_KEY="x" * 50)
+    error = settings_error(DJANGO_SECRET_KEY="x" * 50, DATABASE_URL="postgres://db.example/wetrials")
+
+    assert "OAUTH_ISSUER is required" in error
 
 
 def test_issuer_with_a_trailing_slash_is_refused():

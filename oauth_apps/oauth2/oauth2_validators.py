@@ -8,7 +8,6 @@ once, however many requests race for it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import time
 from collections.abc import Iterator
@@ -36,17 +35,17 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts.claims import user_claims
 from core import ratelimits, rows, seams
 from core.ratelimits import Charge, RateLimitExceeded, RateLimitUnavailable, limits_charge
-from oauth_apps.audit import Actor, Kind, audit_record
+from oauth_apps.audit import Actor, Kind
 from oauth_apps.keys import key_ring
 from oauth_apps.models import Application
 from oauth_apps.oauth2.oauth2_backends import AUTH_TIME_HEADER, SIGNED_IN_USER_HEADER
 from oauth_apps.oauth2.token_request import TokenRequest, token_request_of
-from oauth_apps.oauth2.tokens import id_token_subject
-from oauth_apps.selectors import FamilyAuthorization, token_family_authorization
+from oauth_apps.oauth2.tokens import authorization_code_family, id_token_subject, token_checksum
+from oauth_apps.selectors import FamilyAuthorization, consent_covers, token_family_authorization
 from oauth_apps.services import (
-    authorization_code_family,
-    consent_covers,
+    access_token_revoke,
     consent_record,
+    refresh_token_revoke,
     token_family_revoke,
     token_family_start,
 )
@@ -328,7 +327,7 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
     def validate_refresh_token(
         self, refresh_token: str, client: Application, request: Request, *args: Any, **kwargs: Any
     ) -> bool:
-        checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
+        checksum = token_checksum(refresh_token)
         token = REFRESH_TOKEN_LOCKED_BY_CHECKSUM.first(checksum)
         if token is None or token.application_id != client.pk:
             return False
@@ -447,34 +446,28 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
         access token is gone could not be used anyway. The type hint is not needed: both
         kinds are looked up by checksum.
         """
-        checksum = hashlib.sha256(token.encode()).hexdigest()
-        refresh_token = RefreshToken.objects.filter(token_checksum=checksum, application=request.client).first()
-        if refresh_token is None:
-            access_token = (
-                AccessToken.objects.select_related("refresh_token")
-                .filter(token_checksum=checksum, application=request.client)
-                .first()
-            )
-            if access_token is None:
-                return
-            refresh_token = getattr(access_token, "refresh_token", None)
-            if refresh_token is None:
-                access_token.delete()  # a service account's token: no family
-        if refresh_token is not None:
-            token_family_revoke(family=refresh_token.token_family)
-        audit_record(
-            Kind.TOKENS_REVOKED,
-            actor=Actor.CLIENT,
-            application=request.client,
-            user=refresh_token.user if refresh_token is not None else None,
-            detail="at the revocation endpoint",
+        checksum = token_checksum(token)
+        refresh_token = (
+            RefreshToken.objects.select_related("application", "user")
+            .filter(token_checksum=checksum, application=request.client)
+            .first()
         )
+        if refresh_token is not None:
+            refresh_token_revoke(refresh_token=refresh_token, actor=Actor.CLIENT)
+            return
+        access_token = (
+            AccessToken.objects.select_related("refresh_token__user", "application")
+            .filter(token_checksum=checksum, application=request.client)
+            .first()
+        )
+        if access_token is not None:
+            access_token_revoke(access_token=access_token, actor=Actor.CLIENT)
 
     def introspect_token(
         self, token: str, token_type_hint: str | None, request: Request, *args: Any, **kwargs: Any
     ) -> dict[str, Any] | None:
         """RFC 7662 §2.2 claims of a live token, or None for an unknown, expired or revoked one."""
-        checksum = hashlib.sha256(token.encode()).hexdigest()
+        checksum = token_checksum(token)
         access_token = ACCESS_TOKEN_BY_CHECKSUM.first(checksum)
         if access_token is not None and not access_token.is_expired():
             if access_token.user is not None and not access_token.user.is_active:

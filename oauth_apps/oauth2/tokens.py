@@ -1,9 +1,12 @@
-"""Token generators plugged into DOT (ACCESS_TOKEN_GENERATOR, REFRESH_TOKEN_GENERATOR)."""
+"""Token generators plugged into DOT (ACCESS_TOKEN_GENERATOR, REFRESH_TOKEN_GENERATOR), and
+what is derived from a token or code: the checksum its row is found by, the family a code starts."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +19,24 @@ from oauth_apps.keys import key_ring
 from oauth_apps.oauth2.token_request import token_request_of
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 header value, not a secret
+# Namespace of the token families that authorization codes start.
+_CODE_FAMILY_NAMESPACE = uuid.UUID("6c1f3a52-6a2f-4c64-9b0e-5f0f8f3c7d11")
+
+
+def token_checksum(token: str | bytes) -> str:
+    """The `token_checksum` DOT stores for a token (its TokenChecksumField), by which the row is found."""
+    return hashlib.sha256(token.encode("utf-8") if isinstance(token, str) else token).hexdigest()
+
+
+def authorization_code_family(code: str) -> uuid.UUID:
+    """The token family an authorization code starts, derived from the code itself.
+
+    Deriving it (instead of storing it beside the grant) means a code presented after its
+    grant row was consumed still names the tokens it produced, so they can be revoked
+    (RFC 6749 §4.1.2) with no extra state. The derivation is one-way: the family id
+    reveals nothing about the code.
+    """
+    return uuid.uuid5(_CODE_FAMILY_NAMESPACE, token_checksum(code))
 
 
 def access_token_claims(*, request: Request, issued_at: int) -> dict[str, Any]:

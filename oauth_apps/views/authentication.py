@@ -4,13 +4,13 @@ verification, and the token's row in this server's database."""
 from __future__ import annotations
 
 import functools
-import hashlib
 from typing import Any
 
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.models import TokenUser
 
 from oauth_apps.contrib.rest_framework.authentication import AccessToken, AccessTokenAuthentication
+from oauth_apps.oauth2.tokens import token_checksum
 
 
 class RevocationCheckedAccessTokenAuthentication(AccessTokenAuthentication):
@@ -18,7 +18,7 @@ class RevocationCheckedAccessTokenAuthentication(AccessTokenAuthentication):
     the query that loads the token's user."""
 
     def token_user(self, raw_token: bytes, validated_token: AccessToken) -> Any:
-        stored = stored_access_token_by_checksum().first(hashlib.sha256(raw_token).hexdigest())
+        stored = stored_access_token_by_checksum().first(token_checksum(raw_token))
         if stored is None or stored.is_expired():
             raise InvalidToken("The token has been revoked.")
         if validated_token.is_service_account:

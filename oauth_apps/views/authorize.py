@@ -28,7 +28,7 @@ from core.middleware import PAGE_CSP, request_log_client
 from core.ratelimits import client_address, limit_page
 from oauth_apps.models import Application
 from oauth_apps.scopes import active_scopes
-from oauth_apps.services import consent_new_scopes
+from oauth_apps.selectors import consent_new_scopes
 
 
 def with_issuer(url: str) -> str:

@@ -380,6 +380,34 @@ def test_a_staff_member_with_the_change_permission_can_revoke_tokens(staff_brows
     assert oauth.refresh(public_app.client_id, tokens["refresh_token"]).json()["error"] == "invalid_grant"
 
 
+@pytest.mark.parametrize("target", ["access token", "refresh token"])
+def test_revoking_a_token_in_the_admin_writes_one_event_naming_the_staff_member(
+    admin, staff, oauth, public_app, user, target
+):
+    oauth.tokens_for(public_app)
+    changelist_url, action, pk = revocation_target(target, application=public_app, user=user)
+
+    admin.post(changelist_url, {"action": action, "_selected_action": [pk]})
+
+    [event] = AuditEvent.objects.filter(kind=AuditEvent.Kind.TOKENS_REVOKED)
+    assert (event.actor, event.actor_user, event.application, event.user) == ("admin", staff, public_app, user)
+
+
+def test_selecting_several_tokens_of_one_family_revokes_it_once(admin, oauth, public_app):
+    from oauth2_provider.models import get_refresh_token_model
+
+    first = oauth.tokens_for(public_app)
+    oauth.refresh(public_app.client_id, first["refresh_token"])
+    both = list(get_refresh_token_model().objects.values_list("pk", flat=True))
+
+    response = admin.post(
+        REFRESH_TOKEN_CHANGELIST_URL, {"action": "revoke_tokens", "_selected_action": both}, follow=True
+    )
+
+    assert "Revoked 1 token family." in response.content.decode()
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.TOKENS_REVOKED).count() == 1
+
+
 @pytest.mark.parametrize(
     ("changelist_url", "view_permission"),
     [(CHANGELIST_URL, "oauth_apps.view_application"), (USER_CHANGELIST_URL, "accounts.view_user")],

@@ -263,6 +263,35 @@ def test_revocation_by_the_client_writes_one_event(oauth, public_app):
     assert event.actor == "client"
 
 
+@pytest.mark.parametrize("presented", ["refresh_token", "access_token"])
+def test_revocation_at_the_endpoint_names_the_client_and_the_user(oauth, public_app, user, presented):
+    tokens = oauth.tokens_for(public_app)
+
+    oauth.revoke(tokens[presented], public_app.client_id)
+
+    [event] = events(Kind.TOKENS_REVOKED)
+    assert (event.actor, event.actor_user, event.application, event.user) == ("client", None, public_app, user)
+    assert event.detail == "at the revocation endpoint"
+
+
+def test_revoking_a_service_account_token_names_the_client_and_no_user(oauth, service_account, service_token):
+    application, secret = service_account
+
+    oauth.revoke(service_token, application.client_id, secret=secret)
+
+    [event] = events(Kind.TOKENS_REVOKED)
+    assert (event.actor, event.application, event.user) == ("client", application, None)
+    assert event.detail == "at the revocation endpoint"
+
+
+def test_an_unknown_token_at_the_endpoint_writes_no_revocation_event(oauth, public_app):
+    oauth.tokens_for(public_app)
+
+    oauth.revoke("not-a-token-we-issued", public_app.client_id)
+
+    assert events(Kind.TOKENS_REVOKED) == []
+
+
 def test_events_cannot_be_changed_or_deleted(make_application):
     make_application()
     event = AuditEvent.objects.get()

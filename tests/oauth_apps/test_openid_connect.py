@@ -202,6 +202,38 @@ def test_rotation_keeps_old_tokens_verifiable_until_they_expire(oauth, public_ap
     assert not SigningKey.objects.filter(kid=kid_a).exists()
 
 
+def rotate_signing_key(*args: str) -> str:
+    out = StringIO()
+    call_command("rotate_signing_key", *args, stdout=out)
+    return out.getvalue().strip()
+
+
+def test_a_rotation_dry_run_names_the_keys_it_would_retire_and_remove_and_changes_nothing(db, settings):
+    key_ring.active()
+    rotate_signing_key()
+    retired = SigningKey.objects.get(is_active=False)
+    past_use = timezone.now() - timedelta(seconds=settings.OAUTH_ACCESS_TOKEN_LIFETIME + 1)
+    SigningKey.objects.filter(pk=retired.pk).update(retired_at=past_use)
+    active = SigningKey.objects.get(is_active=True)
+    before = list(SigningKey.objects.values_list("kid", "is_active", "retired_at"))
+
+    output = rotate_signing_key("--dry-run")
+
+    assert output == (
+        f"Would retire signing key {active.kid}, make a new one active and remove 1 expired key(s): {retired.kid}; "
+        "changed nothing (--dry-run)."
+    )
+    assert list(SigningKey.objects.values_list("kid", "is_active", "retired_at")) == before
+
+
+def test_a_rotation_dry_run_before_any_key_exists_says_so(db):
+    assert rotate_signing_key("--dry-run") == (
+        "Would retire no key (none is active), make a new one active and remove 0 expired key(s); "
+        "changed nothing (--dry-run)."
+    )
+    assert not SigningKey.objects.exists()
+
+
 def test_jwks_and_discovery_allow_any_origin_and_are_cacheable(client, db):
     for path in ["/v1/oauth/jwks", "/.well-known/openid-configuration"]:
         response = client.get(path)

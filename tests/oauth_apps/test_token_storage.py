@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model, set_token_value
 
 from oauth_apps.keys import key_ring
 from oauth_apps.models import SigningKey
+from oauth_apps.oauth2.tokens import token_checksum
 from tests.oauth import AuthorizationRequest, HttpsClient, OAuthTestClient
 
 
@@ -19,6 +20,25 @@ def test_tokens_are_not_stored_in_usable_form(oauth, public_app):
     assert access.token == "" and refresh.token == ""
     assert tokens["access_token"] not in str(access.__dict__)
     assert tokens["refresh_token"] not in str(refresh.__dict__)
+
+
+def test_rows_are_found_by_the_checksum_django_oauth_toolkit_stores(oauth, public_app):
+    tokens = oauth.tokens_for(public_app)
+
+    access = get_access_token_model().objects.get()
+    refresh = get_refresh_token_model().objects.get(revoked__isnull=True)
+    assert access.token_checksum == token_checksum(tokens["access_token"])
+    assert refresh.token_checksum == token_checksum(tokens["refresh_token"])
+    assert token_checksum(tokens["access_token"].encode()) == access.token_checksum  # as a bearer header gives it
+
+
+def test_the_checksum_of_any_text_is_the_one_django_oauth_toolkit_computes():
+    unsaved = get_access_token_model()()
+    set_token_value(unsaved, "jeton-\u00e9\u2603")
+
+    stored = get_access_token_model()._meta.get_field("token_checksum").pre_save(unsaved, add=True)
+
+    assert stored == token_checksum("jeton-\u00e9\u2603")
 
 
 def test_signing_key_is_stored_encrypted(oauth, public_app, settings):
