@@ -112,7 +112,7 @@ def service_token(oauth, service_account) -> str:
 def pages(oauth, public_app):
     """Every page an end user sees, signed in where it needs it."""
     sign_in = oauth.client.get(reverse("accounts:login"))
-    oauth.tokens_for(public_app, scope="openid")
+    oauth.minted_tokens_for(public_app, scope="openid")
     return {
         "sign-in": sign_in,
         "consent": oauth.consent_page(AuthorizationRequest(client_id=public_app.client_id, scope="openid email")),

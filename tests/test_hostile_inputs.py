@@ -375,7 +375,7 @@ def confidential_code_exchange(oauth, make_application) -> dict[str, str]:
 
 def refresh(oauth, make_application) -> dict[str, str]:
     application, _ = make_application()
-    tokens = oauth.tokens_for(application)
+    tokens = oauth.minted_tokens_for(application)
     return {
         "grant_type": "refresh_token",
         "refresh_token": tokens["refresh_token"],
@@ -514,7 +514,7 @@ def test_malformed_basic_credentials_get_an_rfc_error(oauth, db, url, header):
 
 @pytest.fixture
 def live_access_token(oauth, public_app) -> str:
-    return oauth.tokens_for(public_app)["access_token"]
+    return oauth.minted_tokens_for(public_app)["access_token"]
 
 
 REVOKE_CASES = [

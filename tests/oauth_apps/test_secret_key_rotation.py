@@ -28,7 +28,7 @@ JWKS_URL = "/v1/oauth/jwks"
 
 @pytest.fixture
 def token_before_rotation(oauth, public_app) -> str:
-    return oauth.tokens_for(public_app, scope="openid read:profile")["access_token"]
+    return oauth.minted_tokens_for(public_app, scope="openid read:profile")["access_token"]
 
 
 def rotate_secret_key(settings, *, keep_fallback: bool) -> None:

@@ -22,7 +22,7 @@ def test_tokens_are_not_stored_in_usable_form(oauth, public_app):
 
 
 def test_signing_key_is_stored_encrypted(oauth, public_app, settings):
-    oauth.tokens_for(public_app)
+    oauth.minted_tokens_for(public_app)
 
     key = SigningKey.objects.get()
     assert "PRIVATE KEY" not in key.private_key_encrypted
