@@ -44,6 +44,9 @@ from tests.oauth import (
     basic_auth,
 )
 
+# Over a thousand cases: `make test` runs them, `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
 # Each value keeps a little ordinary text around the hostile part, so a server that trims
 # or splits still meets it.
 HOSTILE = {
