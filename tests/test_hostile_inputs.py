@@ -21,14 +21,12 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.shortcuts import resolve_url
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from oauth_apps import keys
 from oauth_apps.models import Consent
 from oauth_apps.services import consent_record
 from tests.conftest import PASSWORD, REDIRECT_URI
@@ -83,18 +81,6 @@ fuzz = hypothesis_settings(
 def _no_rate_limits(settings):
     # Hundreds of refused requests from one address would meet every limit (tested in test_rate_limits.py).
     settings.RATELIMIT_ENABLE = False
-
-
-@pytest.fixture(scope="module")
-def _one_rsa_key() -> Any:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(autouse=True)
-def _signing_key_made_once(monkeypatch, _one_rsa_key):
-    # Each test starts without a signing key, and making one is most of a minting test's
-    # time; the keys themselves are tested in tests/oauth_apps/test_access_token_jwt.py.
-    monkeypatch.setattr(keys.rsa, "generate_private_key", lambda **_: _one_rsa_key)
 
 
 def persisted() -> dict[str, int]:
