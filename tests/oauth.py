@@ -1,6 +1,6 @@
 """Drive the authorization server over HTTP, as a client app and its user would; or, for
 tests about what tokens do rather than how they are obtained, mint what a code exchange
-would have issued (`tokens_minted`)."""
+would have issued (`OAuthTestClient.minted_tokens_for`)."""
 
 from __future__ import annotations
 
