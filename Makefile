@@ -7,7 +7,7 @@ DEV_ENV := DJANGO_DEBUG=1 OAUTH_REQUIRE_HTTPS=0
 # The browser tests drive Debian's Chromium (never a browser a test tool downloads).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-dev browser run demo cluster bench scale test lint format clean
+.PHONY: install install-dev browser run demo cluster bench scale test test-fast lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ scale: install-dev
 
 test: install-dev $(CHROMIUM)
 	$(BIN)/pytest
+
+# The inner loop: everything but the live servers and the tests marked slow (hostile input, fuzzing).
+test-fast: install-dev
+	$(BIN)/pytest -q -m "not live and not slow"
 
 lint: install-dev
 	$(BIN)/ruff check .

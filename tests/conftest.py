@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.cache import cache
 from django.urls import reverse
 
@@ -12,6 +15,7 @@ from tests.oauth import AuthorizationRequest, HttpsClient, OAuthTestClient, basi
 
 REDIRECT_URI = "https://app.example.com/callback"
 PASSWORD = "correct horse battery staple"
+_generate_rsa_key = rsa.generate_private_key
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +34,29 @@ def _isolated_state(settings):
     key_ring.invalidate()
     active_scopes_forget()
     registered_origins_forget()
+
+
+@pytest.fixture(scope="session")
+def _rsa_keys_of_the_run() -> dict[tuple[int, int], list[rsa.RSAPrivateKey]]:
+    return {}
+
+
+@pytest.fixture(autouse=True)
+def _rsa_keys_made_once_per_run(monkeypatch, _rsa_keys_of_the_run):
+    # Making an RSA key costs 30-50 ms and some 200 tests make one (their signing key is rolled
+    # back with their database). Each test is handed the run's keys again in the same order:
+    # real keys of the size asked for, and distinct within a test, as rotation needs.
+    handed_out: Counter[tuple[int, int]] = Counter()
+
+    def generate(public_exponent: int, key_size: int, backend: object = None) -> rsa.RSAPrivateKey:
+        made = _rsa_keys_of_the_run.setdefault((public_exponent, key_size), [])
+        index = handed_out[public_exponent, key_size]
+        handed_out[public_exponent, key_size] += 1
+        if index == len(made):
+            made.append(_generate_rsa_key(public_exponent=public_exponent, key_size=key_size))
+        return made[index]
+
+    monkeypatch.setattr(rsa, "generate_private_key", generate)
 
 
 @pytest.fixture
@@ -112,7 +139,7 @@ def service_token(oauth, service_account) -> str:
 def pages(oauth, public_app):
     """Every page an end user sees, signed in where it needs it."""
     sign_in = oauth.client.get(reverse("accounts:login"))
-    oauth.tokens_for(public_app, scope="openid")
+    oauth.minted_tokens_for(public_app, scope="openid")
     return {
         "sign-in": sign_in,
         "consent": oauth.consent_page(AuthorizationRequest(client_id=public_app.client_id, scope="openid email")),

@@ -1,16 +1,29 @@
-"""Drive the authorization server over HTTP, as a client app and its user would."""
+"""Drive the authorization server over HTTP, as a client app and its user would; or, for
+tests about what tokens do rather than how they are obtained, mint what a code exchange
+would have issued (`OAuthTestClient.minted_tokens_for`)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from django.db import transaction
 from django.http import HttpResponse
 from django.test import Client
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request, generate_token
+
+from accounts.sessions import AUTH_TIME_SESSION_KEY
+from oauth_apps.audit import Actor, Kind, audit_record
+from oauth_apps.oauth2.token_request import STATE_HEADER, TokenRequest
+from oauth_apps.selectors import token_family_authorization
+from oauth_apps.services import authorization_code_family, consent_record, token_family_start
 
 AUTHORIZE_URL = "/v1/oauth/authorize"
 TOKEN_URL = "/v1/oauth/token"
@@ -165,3 +178,49 @@ class OAuthTestClient:
         response = self.exchange(request, self.authorize(request), secret=secret)
         assert response.status_code == 200, response.content
         return response.json()
+
+    def minted_tokens_for(
+        self, application: Any, *, scope: str = "read:profile", nonce: str | None = None
+    ) -> dict[str, Any]:
+        """What tokens_for returns and leaves behind, signed-in browser included, without
+        walking the flow: for tests that need tokens but are not about obtaining them."""
+        self.sign_in()
+        return tokens_minted(
+            application=application,
+            user=self.user,
+            scopes=scope.split(),
+            auth_time=self.client.session[AUTH_TIME_SESSION_KEY],
+            nonce=nonce,
+        )
+
+
+def tokens_minted(
+    *, application: Any, user: Any, scopes: Sequence[str], auth_time: int, nonce: str | None = None
+) -> dict[str, Any]:
+    """The token response of a code exchange, and the rows it leaves, made by the server's
+    own code with no HTTP request: the consent and token family that the validator's
+    save_authorization_code records, then the token step of oauthlib's authorization-code
+    grant (the configured generators, the OpenID ID token, save_bearer_token) with the state
+    validate_code would have set, and the audit event of the token view. tests/test_minted_tokens.py
+    holds it to the flow."""
+    validator = oauth2_settings.OAUTH2_VALIDATOR_CLASS()
+    server = oauth2_settings.OAUTH2_SERVER_CLASS(validator, **oauth2_settings.server_kwargs)
+    code = generate_token()  # what oauthlib issues as an authorization code
+    state = TokenRequest(rate_limit=None, client_address="", client=application, family=authorization_code_family(code))
+    body = {"grant_type": "authorization_code", "code": code, "client_id": application.client_id}
+    request = Request(TOKEN_URL, "POST", urlencode(body), headers={STATE_HEADER: state})
+    # Scopes the authorization endpoint would refuse fail here, as tokens_for fails on them.
+    assert validator.validate_scopes(application.client_id, list(scopes), application, request), scopes
+    with transaction.atomic():  # one transaction, as the token view's
+        consent_record(user=user, application=application, scopes=scopes)
+        token_family_start(family=state.family, user=user, application=application, scopes=scopes, auth_time=auth_time)
+        state.authorization = token_family_authorization(family=state.family)
+        request.client, request.user, request.nonce = application, user, nonce
+        request.scopes = state.authorization.current_scopes
+        # The token handler the token endpoint gives its grants (server.bearer is userinfo's).
+        handler = server.default_token_type
+        token = handler.create_token(request, refresh_token=True)
+        token = server.openid_connect_auth.add_id_token(token, handler, request)
+        validator.save_token(token, request)
+        audit_record(Kind.TOKENS_ISSUED, actor=Actor.CLIENT, application=application, user=user)
+    return json.loads(json.dumps(token))  # as the client reads the response body

@@ -21,14 +21,12 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.shortcuts import resolve_url
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from oauth_apps import keys
 from oauth_apps.models import Consent
 from oauth_apps.services import consent_record
 from tests.conftest import PASSWORD, REDIRECT_URI
@@ -43,6 +41,9 @@ from tests.oauth import (
     AuthorizationRequest,
     basic_auth,
 )
+
+# Over a thousand cases: `make test` runs them, `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
 
 # Each value keeps a little ordinary text around the hostile part, so a server that trims
 # or splits still meets it.
@@ -80,18 +81,6 @@ fuzz = hypothesis_settings(
 def _no_rate_limits(settings):
     # Hundreds of refused requests from one address would meet every limit (tested in test_rate_limits.py).
     settings.RATELIMIT_ENABLE = False
-
-
-@pytest.fixture(scope="module")
-def _one_rsa_key() -> Any:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(autouse=True)
-def _signing_key_made_once(monkeypatch, _one_rsa_key):
-    # Each test starts without a signing key, and making one is most of a minting test's
-    # time; the keys themselves are tested in tests/oauth_apps/test_access_token_jwt.py.
-    monkeypatch.setattr(keys.rsa, "generate_private_key", lambda **_: _one_rsa_key)
 
 
 def persisted() -> dict[str, int]:
@@ -375,7 +364,7 @@ def confidential_code_exchange(oauth, make_application) -> dict[str, str]:
 
 def refresh(oauth, make_application) -> dict[str, str]:
     application, _ = make_application()
-    tokens = oauth.tokens_for(application)
+    tokens = oauth.minted_tokens_for(application)
     return {
         "grant_type": "refresh_token",
         "refresh_token": tokens["refresh_token"],
@@ -514,7 +503,7 @@ def test_malformed_basic_credentials_get_an_rfc_error(oauth, db, url, header):
 
 @pytest.fixture
 def live_access_token(oauth, public_app) -> str:
-    return oauth.tokens_for(public_app)["access_token"]
+    return oauth.minted_tokens_for(public_app)["access_token"]
 
 
 REVOKE_CASES = [

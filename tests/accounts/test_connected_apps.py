@@ -21,8 +21,8 @@ def bob(make_user):
 
 def test_the_page_lists_exactly_the_users_grants(oauth, public_app, confidential_app, make_application, bob):
     unused_app, _ = make_application(name="Never Authorized")
-    oauth.tokens_for(public_app, scope="openid read:profile")
-    OAuthTestClient(HttpsClient(), bob).tokens_for(confidential_app[0], secret=confidential_app[1])
+    oauth.minted_tokens_for(public_app, scope="openid read:profile")
+    OAuthTestClient(HttpsClient(), bob).minted_tokens_for(confidential_app[0])
 
     page = oauth.client.get(APPS_URL)
 
@@ -37,7 +37,7 @@ def test_the_page_lists_exactly_the_users_grants(oauth, public_app, confidential
 
 
 def test_revoke_confirms_on_get_and_changes_nothing(oauth, public_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
 
     page = oauth.client.get(revoke_url(public_app))
 
@@ -47,8 +47,8 @@ def test_revoke_confirms_on_get_and_changes_nothing(oauth, public_app):
 
 
 def test_revoke_ends_every_token_of_that_app_within_the_request(oauth, public_app, service_account, user):
-    first = oauth.tokens_for(public_app)
-    second = oauth.tokens_for(public_app)
+    first = oauth.minted_tokens_for(public_app)
+    second = oauth.minted_tokens_for(public_app)
     server, server_secret = service_account
 
     response = oauth.client.post(revoke_url(public_app))
@@ -69,8 +69,8 @@ def test_revoke_ends_every_token_of_that_app_within_the_request(oauth, public_ap
 
 def test_revoking_one_app_leaves_the_others(oauth, public_app, confidential_app):
     application, secret = confidential_app
-    kept = oauth.tokens_for(application, secret=secret)
-    oauth.tokens_for(public_app)
+    kept = oauth.minted_tokens_for(application)
+    oauth.minted_tokens_for(public_app)
 
     oauth.client.post(revoke_url(public_app))
 
@@ -79,8 +79,8 @@ def test_revoking_one_app_leaves_the_others(oauth, public_app, confidential_app)
 
 def test_revoking_leaves_other_users_grants_of_the_same_app(oauth, public_app, bob):
     bobs = OAuthTestClient(HttpsClient(), bob)
-    bob_tokens = bobs.tokens_for(public_app)
-    oauth.tokens_for(public_app)
+    bob_tokens = bobs.minted_tokens_for(public_app)
+    oauth.minted_tokens_for(public_app)
 
     oauth.client.post(revoke_url(public_app))
 
@@ -88,7 +88,7 @@ def test_revoking_leaves_other_users_grants_of_the_same_app(oauth, public_app, b
 
 
 def test_another_users_revoke_url_is_404(oauth, public_app, bob):
-    bob_tokens = OAuthTestClient(HttpsClient(), bob).tokens_for(public_app)
+    bob_tokens = OAuthTestClient(HttpsClient(), bob).minted_tokens_for(public_app)
     oauth.sign_in()
 
     assert oauth.client.get(revoke_url(public_app)).status_code == 404
@@ -97,7 +97,7 @@ def test_another_users_revoke_url_is_404(oauth, public_app, bob):
 
 
 def test_revoke_requires_csrf(public_app, user, oauth):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     strict = HttpsClient(enforce_csrf_checks=True)
     strict.force_login(user)
 
@@ -115,7 +115,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, db):
 
 
 def test_revoked_app_asks_for_consent_again(oauth, public_app):
-    oauth.tokens_for(public_app)
+    oauth.minted_tokens_for(public_app)
     oauth.client.post(revoke_url(public_app))
 
     page = oauth.consent_page(AuthorizationRequest(client_id=public_app.client_id))
@@ -125,7 +125,7 @@ def test_revoked_app_asks_for_consent_again(oauth, public_app):
 
 
 def test_scopes_that_tell_the_user_the_same_thing_are_listed_once(oauth, public_app):
-    oauth.tokens_for(public_app, scope="profile read:profile email")
+    oauth.minted_tokens_for(public_app, scope="profile read:profile email")
 
     html = oauth.client.get(APPS_URL).content.decode()
 

@@ -23,7 +23,7 @@ def deactivate_with_update(user) -> None:
 
 
 def test_deactivating_a_user_revokes_their_families_codes_and_consents_at_once(oauth, public_app, user):
-    oauth.tokens_for(public_app, scope="openid read:profile")
+    oauth.minted_tokens_for(public_app, scope="openid read:profile")
     oauth.authorize(AuthorizationRequest(client_id=public_app.client_id))  # a code not yet redeemed
 
     deactivate_with_save(user)
@@ -36,7 +36,7 @@ def test_deactivating_a_user_revokes_their_families_codes_and_consents_at_once(o
 
 
 def test_saving_an_active_user_revokes_nothing(oauth, public_app, user):
-    oauth.tokens_for(public_app)
+    oauth.minted_tokens_for(public_app)
 
     user.first_name = "Alicia"
     user.save()
@@ -46,7 +46,7 @@ def test_saving_an_active_user_revokes_nothing(oauth, public_app, user):
 
 @pytest.mark.parametrize("deactivate", [deactivate_with_save, deactivate_with_update], ids=["save", "update"])
 def test_an_inactive_users_refresh_token_is_refused(oauth, public_app, user, deactivate):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     deactivate(user)
 
     response = oauth.refresh(public_app.client_id, tokens["refresh_token"])
@@ -58,7 +58,7 @@ def test_an_inactive_users_refresh_token_is_refused(oauth, public_app, user, dea
 @pytest.mark.parametrize("deactivate", [deactivate_with_save, deactivate_with_update], ids=["save", "update"])
 def test_an_inactive_users_tokens_introspect_inactive(oauth, confidential_app, user, deactivate):
     application, secret = confidential_app
-    tokens = oauth.tokens_for(application, secret=secret)
+    tokens = oauth.minted_tokens_for(application)
     deactivate(user)
 
     for token in (tokens["access_token"], tokens["refresh_token"]):
@@ -67,7 +67,7 @@ def test_an_inactive_users_tokens_introspect_inactive(oauth, confidential_app, u
 
 @pytest.mark.parametrize("url", [USERINFO_URL, ME_URL], ids=["userinfo", "resource-server kit"])
 def test_an_inactive_users_access_token_is_refused_by_userinfo_and_the_kit(oauth, public_app, user, url):
-    access_token = oauth.tokens_for(public_app, scope="openid read:profile")["access_token"]
+    access_token = oauth.minted_tokens_for(public_app, scope="openid read:profile")["access_token"]
     deactivate_with_update(user)
 
     assert oauth.bearer_get(url, access_token).status_code == 401
@@ -85,7 +85,7 @@ def test_an_inactive_users_code_is_refused(oauth, public_app, user):
 
 
 def test_tokens_of_a_user_deactivated_without_save_stay_dead_after_reactivation(oauth, public_app, user):
-    tokens = oauth.tokens_for(public_app, scope="openid read:profile")
+    tokens = oauth.minted_tokens_for(public_app, scope="openid read:profile")
     deactivate_with_update(user)
     user.refresh_from_db()
     user.is_active = True

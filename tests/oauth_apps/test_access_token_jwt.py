@@ -84,7 +84,7 @@ def test_refreshed_access_token_keeps_the_granted_scope(oauth, public_app, clien
 
 
 def test_jwks_publishes_only_public_rsa_keys(client, oauth, public_app):
-    oauth.tokens_for(public_app)
+    oauth.minted_tokens_for(public_app)
 
     keys = client.get("/v1/oauth/jwks").json()["keys"]
 

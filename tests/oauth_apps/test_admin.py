@@ -151,7 +151,7 @@ def test_regenerating_a_public_clients_secret_is_refused(admin, public_app):
 
 
 def test_admin_revocation_of_a_client_makes_its_refresh_tokens_fail_at_once(admin, staff, oauth, public_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
 
     admin.post(CHANGELIST_URL, {"action": "revoke_all_tokens", "_selected_action": [public_app.pk]})
 
@@ -161,7 +161,7 @@ def test_admin_revocation_of_a_client_makes_its_refresh_tokens_fail_at_once(admi
 
 
 def test_admin_revocation_of_a_user_makes_their_refresh_tokens_fail_at_once(admin, oauth, public_app, user):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
 
     admin.post("/admin/accounts/user/", {"action": "revoke_all_tokens", "_selected_action": [user.pk]})
 
@@ -171,7 +171,7 @@ def test_admin_revocation_of_a_user_makes_their_refresh_tokens_fail_at_once(admi
 def test_refresh_token_admin_revokes_the_family(admin, oauth, public_app):
     from oauth2_provider.models import get_refresh_token_model
 
-    first = oauth.tokens_for(public_app)
+    first = oauth.minted_tokens_for(public_app)
     second = oauth.refresh(public_app.client_id, first["refresh_token"]).json()
     oldest = get_refresh_token_model().objects.order_by("pk").first()
 
@@ -186,7 +186,7 @@ def test_tokens_cannot_be_added_by_hand(admin):
 
 
 def test_the_client_list_shows_when_each_client_was_last_used(admin, oauth, public_app, confidential_app):
-    oauth.tokens_for(public_app)
+    oauth.minted_tokens_for(public_app)
 
     response = admin.get(CHANGELIST_URL)
 
@@ -196,7 +196,7 @@ def test_the_client_list_shows_when_each_client_was_last_used(admin, oauth, publ
 
 
 def test_the_audit_log_is_read_only_and_filterable(admin, oauth, public_app):
-    oauth.tokens_for(public_app)
+    oauth.minted_tokens_for(public_app)
 
     listing = admin.get("/admin/oauth_apps/auditevent/", {"kind__exact": "tokens_issued"})
 
@@ -357,7 +357,7 @@ REVOCATIONS = {
 
 @pytest.mark.parametrize("target", REVOCATIONS)
 def test_a_view_only_staff_member_cannot_revoke_tokens(staff_browser, oauth, public_app, user, target):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     view_permission, _ = REVOCATIONS[target]
     changelist_url, action, pk = revocation_target(target, application=public_app, user=user)
 
@@ -371,7 +371,7 @@ def test_a_view_only_staff_member_cannot_revoke_tokens(staff_browser, oauth, pub
 
 @pytest.mark.parametrize("target", REVOCATIONS)
 def test_a_staff_member_with_the_change_permission_can_revoke_tokens(staff_browser, oauth, public_app, user, target):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     changelist_url, action, pk = revocation_target(target, application=public_app, user=user)
 
     staff_browser(*REVOCATIONS[target]).post(changelist_url, {"action": action, "_selected_action": [pk]})

@@ -67,7 +67,7 @@ def test_refresh_writes_one_tokens_issued_event(oauth, public_app):
 
 
 def test_refresh_token_replay_writes_exactly_one_event(oauth, public_app, user):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     oauth.refresh(public_app.client_id, tokens["refresh_token"])
     before = AuditEvent.objects.count()
 
@@ -246,7 +246,7 @@ def test_the_migration_names_the_users_of_rows_written_before_it(make_user, db):
 
 @pytest.mark.parametrize("actor", ["user", "admin"])
 def test_revocation_writes_one_event_naming_who(oauth, public_app, user, actor):
-    oauth.tokens_for(public_app)
+    oauth.minted_tokens_for(public_app)
 
     access_revoke(actor=actor, user=user, application=public_app, actor_user=user)
 
@@ -255,7 +255,7 @@ def test_revocation_writes_one_event_naming_who(oauth, public_app, user, actor):
 
 
 def test_revocation_by_the_client_writes_one_event(oauth, public_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
 
     oauth.revoke(tokens["refresh_token"], public_app.client_id)
 

@@ -12,7 +12,7 @@ from tests.oauth import USERINFO_URL, AuthorizationRequest, basic_auth
 @pytest.fixture
 def oauth_tokens(oauth, public_app):
     """Tokens obtained while the cache still worked."""
-    return oauth.tokens_for(public_app)
+    return oauth.minted_tokens_for(public_app)
 
 
 @pytest.fixture

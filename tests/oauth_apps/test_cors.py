@@ -86,7 +86,7 @@ def test_token_errors_after_client_identification_are_readable(oauth, spa):
 
 
 def test_revocation_answers_the_clients_origin(oauth, spa, other_spa):
-    tokens = oauth.tokens_for(spa)
+    tokens = oauth.minted_tokens_for(spa)
 
     own = oauth.token({"token": tokens["refresh_token"], "client_id": spa.client_id}, {"Origin": SPA}, url=REVOKE_URL)
     other = oauth.token(
@@ -99,7 +99,7 @@ def test_revocation_answers_the_clients_origin(oauth, spa, other_spa):
 
 
 def test_userinfo_answers_the_origin_of_the_client_the_token_was_issued_to(oauth, spa, other_spa):
-    token = oauth.tokens_for(spa)["access_token"]
+    token = oauth.minted_tokens_for(spa)["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
 
     own = oauth.client.get(USERINFO_URL, headers={**headers, "Origin": SPA})
@@ -136,7 +136,7 @@ def test_pages_never_send_cors_headers(oauth, spa, make_user):
 
 def test_introspection_never_answers_browsers(oauth, spa, service_account):
     application, secret = service_account
-    token = oauth.tokens_for(spa)["access_token"]
+    token = oauth.minted_tokens_for(spa)["access_token"]
 
     response = oauth.introspect(token, application.client_id, secret)
     preflight_response = preflight(oauth.client, "/v1/oauth/introspect", SPA)

@@ -18,7 +18,7 @@ def resource_server(service_account):
 
 
 def test_live_access_token_reports_its_claims(oauth, public_app, resource_server, user):
-    tokens = oauth.tokens_for(public_app, scope="openid read:profile")
+    tokens = oauth.minted_tokens_for(public_app, scope="openid read:profile")
     server, secret = resource_server
 
     response = oauth.introspect(tokens["access_token"], server.client_id, secret)
@@ -38,7 +38,7 @@ def test_live_access_token_reports_its_claims(oauth, public_app, resource_server
 
 
 def test_live_refresh_token_is_active(oauth, public_app, resource_server, user):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     server, secret = resource_server
 
     body = oauth.introspect(tokens["refresh_token"], server.client_id, secret).json()
@@ -69,7 +69,7 @@ def test_unknown_token_is_exactly_inactive(oauth, resource_server):
 
 
 def test_revoked_tokens_are_exactly_inactive(oauth, public_app, resource_server):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     server, secret = resource_server
     oauth.revoke(tokens["refresh_token"], public_app.client_id)
 
@@ -78,7 +78,7 @@ def test_revoked_tokens_are_exactly_inactive(oauth, public_app, resource_server)
 
 
 def test_rotated_refresh_token_is_inactive(oauth, public_app, resource_server):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     server, secret = resource_server
     assert oauth.refresh(public_app.client_id, tokens["refresh_token"]).status_code == 200
 
@@ -86,7 +86,7 @@ def test_rotated_refresh_token_is_inactive(oauth, public_app, resource_server):
 
 
 def test_expired_access_token_is_exactly_inactive(oauth, public_app, resource_server):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     server, secret = resource_server
     get_access_token_model().objects.update(expires=timezone.now() - timedelta(seconds=1))
 
@@ -94,14 +94,14 @@ def test_expired_access_token_is_exactly_inactive(oauth, public_app, resource_se
 
 
 def test_any_confidential_client_may_introspect_another_clients_token(oauth, public_app, confidential_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     other, secret = confidential_app
 
     assert oauth.introspect(tokens["access_token"], other.client_id, secret).json()["active"] is True
 
 
 def test_public_client_cannot_introspect(oauth, public_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
 
     response = oauth.introspect(tokens["access_token"], public_app.client_id, None)
 
@@ -111,7 +111,7 @@ def test_public_client_cannot_introspect(oauth, public_app):
 
 @pytest.mark.parametrize("secret", ["wrong", None])
 def test_bad_credentials_are_invalid_client(oauth, public_app, resource_server, secret):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     server, _ = resource_server
 
     response = oauth.introspect(tokens["access_token"], server.client_id, secret)

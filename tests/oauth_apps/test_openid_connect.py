@@ -179,12 +179,12 @@ def test_discovery_follows_the_scope_table(client, db):
 
 
 def test_rotation_keeps_old_tokens_verifiable_until_they_expire(oauth, public_app, client, settings):
-    token_a = oauth.tokens_for(public_app)["access_token"]
+    token_a = oauth.minted_tokens_for(public_app)["access_token"]
     kid_a = jwt.get_unverified_header(token_a)["kid"]
 
     call_command("rotate_signing_key", stdout=StringIO())
     key_ring.invalidate()
-    token_b = oauth.tokens_for(public_app)["access_token"]
+    token_b = oauth.minted_tokens_for(public_app)["access_token"]
 
     kid_b = jwt.get_unverified_header(token_b)["kid"]
     assert kid_b != kid_a

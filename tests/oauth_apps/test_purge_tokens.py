@@ -37,13 +37,13 @@ def test_purge_tokens_is_this_projects_batched_command():
 
 
 def test_it_deletes_exactly_what_can_never_be_used_again(oauth, public_app, service_account):
-    live = oauth.tokens_for(public_app, scope="openid read:profile")
-    first = oauth.tokens_for(public_app, scope="openid")
+    live = oauth.minted_tokens_for(public_app, scope="openid read:profile")
+    first = oauth.minted_tokens_for(public_app, scope="openid")
     rotated = oauth.refresh(public_app.client_id, first["refresh_token"]).json()
-    idle = oauth.tokens_for(public_app, scope="openid")
+    idle = oauth.minted_tokens_for(public_app, scope="openid")
     idle_refresh = RefreshToken.objects.get(token_checksum=token_checksum(idle["refresh_token"]))
     AccessToken.objects.filter(pk=idle_refresh.access_token_id).update(expires=LONG_AGO)
-    long_rotated = oauth.tokens_for(public_app, scope="openid")
+    long_rotated = oauth.minted_tokens_for(public_app, scope="openid")
     oauth.refresh(public_app.client_id, long_rotated["refresh_token"])
     RefreshToken.objects.filter(token_checksum=token_checksum(long_rotated["refresh_token"])).update(revoked=LONG_AGO)
     client_credentials(oauth, service_account, 2)

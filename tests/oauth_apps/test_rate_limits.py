@@ -120,9 +120,9 @@ def test_a_public_client_counts_per_client_id(oauth, public_app, settings):
 
 def test_userinfo_counts_per_user_across_tokens(oauth, public_app, make_user, settings):
     settings.OAUTH_RATE_USERINFO = "3/m"
-    first = oauth.tokens_for(public_app)["access_token"]
-    second = oauth.tokens_for(public_app)["access_token"]
-    bob_token = OAuthTestClient(HttpsClient(), make_user("bob")).tokens_for(public_app)["access_token"]
+    first = oauth.minted_tokens_for(public_app)["access_token"]
+    second = oauth.minted_tokens_for(public_app)["access_token"]
+    bob_token = OAuthTestClient(HttpsClient(), make_user("bob")).minted_tokens_for(public_app)["access_token"]
 
     statuses = [oauth.bearer_get(USERINFO_URL, token).status_code for token in (first, second, first, second)]
     refused = oauth.bearer_get(USERINFO_URL, first)

@@ -38,7 +38,7 @@ def test_replay_leaves_other_families_alone(oauth, public_app):
 
 def test_refresh_token_of_one_client_is_refused_for_another(oauth, public_app, make_application):
     other, _ = make_application(name="Other App")
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
 
     response = oauth.refresh(other.client_id, tokens["refresh_token"])
 
@@ -47,7 +47,7 @@ def test_refresh_token_of_one_client_is_refused_for_another(oauth, public_app, m
 
 
 def test_refresh_token_expires_after_thirty_days(oauth, public_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     RefreshToken.objects.update(created=timezone.now() - timedelta(days=30, seconds=1))
 
     response = oauth.refresh(public_app.client_id, tokens["refresh_token"])
@@ -56,8 +56,8 @@ def test_refresh_token_expires_after_thirty_days(oauth, public_app):
 
 
 def test_confidential_refresh_needs_the_secret(oauth, confidential_app):
-    application, secret = confidential_app
-    tokens = oauth.tokens_for(application, secret=secret)
+    application, _ = confidential_app
+    tokens = oauth.minted_tokens_for(application)
 
     response = oauth.refresh(application.client_id, tokens["refresh_token"])
 

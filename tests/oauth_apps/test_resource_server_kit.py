@@ -38,7 +38,7 @@ def sign_with_our_key(claims: dict, **header: object) -> str:
 
 @pytest.fixture
 def profile_token(oauth, public_app) -> str:
-    return oauth.tokens_for(public_app, scope="openid read:profile")["access_token"]
+    return oauth.minted_tokens_for(public_app, scope="openid read:profile")["access_token"]
 
 
 def test_a_genuine_token_reads_the_profile(oauth, profile_token, user):
@@ -107,7 +107,7 @@ def test_forged_tokens_are_refused_with_401(oauth, profile_token, forge):
 
 
 def test_missing_scope_is_403_insufficient_scope(oauth, public_app):
-    token = oauth.tokens_for(public_app, scope="openid email")["access_token"]
+    token = oauth.minted_tokens_for(public_app, scope="openid email")["access_token"]
 
     response = oauth.bearer_get(ME_URL, token)
 

@@ -8,7 +8,7 @@ from tests.oauth import REVOKE_URL, USERINFO_URL
 
 
 def test_revoking_a_refresh_token_revokes_its_whole_family(oauth, public_app):
-    first = oauth.tokens_for(public_app)
+    first = oauth.minted_tokens_for(public_app)
     second = oauth.refresh(public_app.client_id, first["refresh_token"]).json()
 
     response = oauth.revoke(second["refresh_token"], public_app.client_id, token_type_hint="refresh_token")
@@ -21,7 +21,7 @@ def test_revoking_a_refresh_token_revokes_its_whole_family(oauth, public_app):
 
 
 def test_revoking_an_access_token_revokes_its_family_too(oauth, public_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
 
     response = oauth.revoke(tokens["access_token"], public_app.client_id, token_type_hint="access_token")
 
@@ -39,7 +39,7 @@ def test_revoking_a_service_account_token(oauth, service_account, service_token)
 
 
 def test_a_wrong_type_hint_still_finds_the_token(oauth, public_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
 
     oauth.revoke(tokens["refresh_token"], public_app.client_id, token_type_hint="access_token")
 
@@ -47,7 +47,7 @@ def test_a_wrong_type_hint_still_finds_the_token(oauth, public_app):
 
 
 def test_unknown_token_answers_200_and_changes_nothing(oauth, public_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
 
     response = oauth.revoke("not-a-token-we-issued", public_app.client_id)
 
@@ -56,7 +56,7 @@ def test_unknown_token_answers_200_and_changes_nothing(oauth, public_app):
 
 
 def test_another_clients_token_answers_200_and_stays_live(oauth, public_app, confidential_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     other, other_secret = confidential_app
 
     for token in (tokens["access_token"], tokens["refresh_token"]):
@@ -68,7 +68,7 @@ def test_another_clients_token_answers_200_and_stays_live(oauth, public_app, con
 
 def test_confidential_client_must_authenticate(oauth, confidential_app):
     application, secret = confidential_app
-    tokens = oauth.tokens_for(application, secret=secret)
+    tokens = oauth.minted_tokens_for(application)
 
     wrong = oauth.revoke(tokens["refresh_token"], application.client_id, secret="wrong")
     missing = oauth.revoke(tokens["refresh_token"], application.client_id)

@@ -28,7 +28,7 @@ JWKS_URL = "/v1/oauth/jwks"
 
 @pytest.fixture
 def token_before_rotation(oauth, public_app) -> str:
-    return oauth.tokens_for(public_app, scope="openid read:profile")["access_token"]
+    return oauth.minted_tokens_for(public_app, scope="openid read:profile")["access_token"]
 
 
 def rotate_secret_key(settings, *, keep_fallback: bool) -> None:
@@ -141,6 +141,7 @@ def run(code: list[str], database: Path, **env: str) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.slow  # Django started in six processes
 def test_the_server_process_refuses_to_start_without_the_fallback_and_starts_with_it(tmp_path):
     database = tmp_path / "db.sqlite3"
     old_key = "the-old-secret-key-" + "o" * 40

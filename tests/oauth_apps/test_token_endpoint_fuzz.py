@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 
 from tests.oauth import TOKEN_ENDPOINT_ERRORS, TOKEN_URL, basic_auth
 
+# Hundreds of random requests: `make test` runs them, `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
 PARAMETER_NAMES = st.sampled_from(
     ["grant_type", "code", "redirect_uri", "client_id", "client_secret", "code_verifier", "refresh_token", "scope"]
 ) | st.text(max_size=20)

@@ -72,7 +72,7 @@ def test_a_service_account_token_sends_app_authorized_without_a_user(oauth, serv
 
 
 def test_a_refused_token_request_or_a_revocation_sends_no_app_authorized(oauth, public_app, authorized):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     authorized.clear()
 
     oauth.refresh(public_app.client_id, "not-a-token")

@@ -42,7 +42,7 @@ def test_the_checksum_of_any_text_is_the_one_django_oauth_toolkit_computes():
 
 
 def test_signing_key_is_stored_encrypted(oauth, public_app, settings):
-    oauth.tokens_for(public_app)
+    oauth.minted_tokens_for(public_app)
 
     key = SigningKey.objects.get()
     assert "PRIVATE KEY" not in key.private_key_encrypted

@@ -12,8 +12,8 @@ from tests.oauth import USERINFO_URL
 
 
 def test_claims_follow_the_granted_scopes(oauth, public_app, user):
-    profile = oauth.tokens_for(public_app, scope="openid profile")["access_token"]
-    email = oauth.tokens_for(public_app, scope="openid email")["access_token"]
+    profile = oauth.minted_tokens_for(public_app, scope="openid profile")["access_token"]
+    email = oauth.minted_tokens_for(public_app, scope="openid email")["access_token"]
 
     profile_claims = oauth.bearer_get(USERINFO_URL, profile).json()
     email_claims = oauth.bearer_get(USERINFO_URL, email).json()
@@ -36,7 +36,7 @@ def test_userinfo_sub_equals_the_id_token_and_access_token_sub(oauth, public_app
 
 
 def test_post_works_like_get(oauth, public_app, user):
-    token = oauth.tokens_for(public_app, scope="openid")["access_token"]
+    token = oauth.minted_tokens_for(public_app, scope="openid")["access_token"]
 
     response = oauth.client.post(USERINFO_URL, headers={"Authorization": f"Bearer {token}"})
 
@@ -46,7 +46,7 @@ def test_post_works_like_get(oauth, public_app, user):
 
 
 def test_revoked_token_is_refused_at_once(oauth, public_app):
-    tokens = oauth.tokens_for(public_app)
+    tokens = oauth.minted_tokens_for(public_app)
     oauth.revoke(tokens["refresh_token"], public_app.client_id)
 
     response = oauth.bearer_get(USERINFO_URL, tokens["access_token"])
@@ -57,7 +57,7 @@ def test_revoked_token_is_refused_at_once(oauth, public_app):
 
 
 def test_expired_token_is_refused(oauth, public_app):
-    token = oauth.tokens_for(public_app)["access_token"]
+    token = oauth.minted_tokens_for(public_app)["access_token"]
     get_access_token_model().objects.update(expires=timezone.now() - timedelta(seconds=1))
 
     response = oauth.bearer_get(USERINFO_URL, token)
@@ -74,7 +74,7 @@ def test_no_token_gets_a_bare_challenge(client, db):
 
 
 def test_token_in_the_query_string_is_refused(oauth, public_app):
-    token = oauth.tokens_for(public_app)["access_token"]
+    token = oauth.minted_tokens_for(public_app)["access_token"]
 
     response = oauth.client.get(USERINFO_URL, {"access_token": token})
 
@@ -83,7 +83,7 @@ def test_token_in_the_query_string_is_refused(oauth, public_app):
 
 
 def test_token_in_the_form_body_is_refused(oauth, public_app):
-    token = oauth.tokens_for(public_app)["access_token"]
+    token = oauth.minted_tokens_for(public_app)["access_token"]
 
     response = oauth.client.post(USERINFO_URL, {"access_token": token})
 
