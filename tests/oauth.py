@@ -22,8 +22,9 @@ from oauthlib.common import Request, generate_token
 from accounts.sessions import AUTH_TIME_SESSION_KEY
 from oauth_apps.audit import Actor, Kind, audit_record
 from oauth_apps.oauth2.token_request import STATE_HEADER, TokenRequest
+from oauth_apps.oauth2.tokens import authorization_code_family
 from oauth_apps.selectors import token_family_authorization
-from oauth_apps.services import authorization_code_family, consent_record, token_family_start
+from oauth_apps.services import consent_record, token_family_start
 
 AUTHORIZE_URL = "/v1/oauth/authorize"
 TOKEN_URL = "/v1/oauth/token"
