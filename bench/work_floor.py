@@ -57,12 +57,12 @@ def code_exchange_work(request: HttpRequest) -> HttpResponse:
     code, verifier = request.POST["code"], request.POST["code_verifier"]
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     with transaction.atomic():
-        client = APPLICATION_BY_CLIENT_ID.first(client_id)
+        client = APPLICATION_BY_CLIENT_ID.first(client_id=client_id)
         limits_charge(
             Charge(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, request.META["REMOTE_ADDR"], look_only=True),
             Charge(ratelimits.TOKEN, client_id),
         )
-        grant = GRANT_LOCKED_BY_CODE.first(code)
+        grant = GRANT_LOCKED_BY_CODE.first(code=code)
         if not (
             OAuth2Validator()._client_secret_matches(client, secret)
             and grant.code_challenge == challenge
@@ -103,7 +103,7 @@ def code_exchange_work(request: HttpRequest) -> HttpResponse:
         )
         set_token_value(refresh_row, refresh)
         REFRESH_TOKEN_INSERT.save(refresh_row)
-        GRANT_DELETE.run(grant.pk)
+        GRANT_DELETE.delete(grant)
         audit_record(Kind.TOKENS_ISSUED, actor=Actor.CLIENT, application=client, user=grant.user)
     body = {
         "access_token": access,

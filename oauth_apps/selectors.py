@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from core import rows
@@ -71,22 +71,30 @@ class FamilyAuthorization:
         return self.ends_at <= timezone.now()
 
 
-# The family with its client's current ceiling, read on every code exchange and refresh
-# (core/rows.py says why it is SQL built once).
-FAMILY_WITH_ALLOWED_SCOPES = rows.SelectWithManyToMany(
-    TokenFamily, via="application", many_to_many="allowed_scopes", column="name", flag="is_active"
+# The family with its client's current ceiling, read on every code exchange and refresh: a row
+# per scope the client is allowed, naming it while it is active (else None, as for no scope).
+FAMILY_WITH_ALLOWED_SCOPES = rows.Select(
+    TokenFamily,
+    filter_on=["family"],
+    annotate={
+        "active_scopes": FilteredRelation(
+            "application__allowed_scopes", condition=Q(application__allowed_scopes__is_active=True)
+        ),
+        "allowed_scope": F("active_scopes__name"),
+    },
 )
 
 
 def token_family_authorization(*, family: uuid.UUID) -> FamilyAuthorization | None:
     """The family's authorization with the client's current ceiling, in one statement."""
-    found, allowed = FAMILY_WITH_ALLOWED_SCOPES.get(family)
-    if found is None:
+    found = FAMILY_WITH_ALLOWED_SCOPES.all(family=family)
+    if not found:
         return None
-    granted = found.scope.split()
+    allowed = {row.allowed_scope for row in found}
+    granted = found[0].scope.split()
     return FamilyAuthorization(
-        started_at=found.created_at,
-        auth_time=found.auth_time,
+        started_at=found[0].created_at,
+        auth_time=found[0].auth_time,
         granted_scopes=granted,
         current_scopes=[name for name in granted if name in allowed],
     )

@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus
 import jwt
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, identify_hasher
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from oauth2_provider.models import (
@@ -55,21 +56,22 @@ AccessToken = get_access_token_model()
 Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
 
-# The statements of every token request (core/rows.py says why they are SQL).
-APPLICATION_BY_CLIENT_ID = rows.Select(Application, "t.client_id = %s")
-GRANT_LOCKED_BY_CODE = rows.Select(Grant, "t.code = %s", related=["user"], lock=True)
-# A refresh token's checksum is unique among live tokens; a revoked copy may share it.
+# The statements of every token request (core/rows.py says why they are compiled once).
+APPLICATION_BY_CLIENT_ID = rows.Select(Application, filter_on=["client_id"])
+GRANT_LOCKED_BY_CODE = rows.Select(Grant, filter_on=["code"], related=["user"], lock=True)
 REFRESH_TOKEN_LOCKED_BY_CHECKSUM = rows.Select(
     RefreshToken,
-    "t.token_checksum = %s",
+    filter_on=["token_checksum"],
     related=["access_token", "user"],
-    order_by="t.revoked DESC NULLS FIRST",
+    # A refresh token's checksum is unique among live tokens; a revoked copy may share it.
+    order_by=[F("revoked").desc(nulls_first=True)],
     lock=True,
 )
-ACCESS_TOKEN_BY_CHECKSUM = rows.Select(AccessToken, "t.token_checksum = %s", related=["application", "user"])
+ACCESS_TOKEN_BY_CHECKSUM = rows.Select(AccessToken, filter_on=["token_checksum"], related=["application", "user"])
 LIVE_REFRESH_TOKEN_BY_CHECKSUM = rows.Select(
     RefreshToken,
-    "t.token_checksum = %s AND t.revoked IS NULL AND t.access_token_id IS NOT NULL",
+    filter_on=["token_checksum"],
+    where=Q(revoked__isnull=True, access_token__isnull=False),
     related=["application", "user", "access_token"],
 )
 ACCESS_TOKEN_INSERT = rows.Insert(AccessToken)
@@ -110,12 +112,12 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
     # --- clients ---------------------------------------------------------------------
 
     def client_load(self, client_id: str, request: Request) -> Application | None:
-        """The client DOT's checks use (seams.DotValidatorHooks), in one plain statement."""
+        """The client DOT's checks use (seams.DotValidatorHooks), loaded once per request."""
         if not client_id or "\x00" in client_id:
             return None
         client = request.client
         if not isinstance(client, Application) or client.client_id != client_id:
-            client = APPLICATION_BY_CLIENT_ID.first(client_id)
+            client = APPLICATION_BY_CLIENT_ID.first(client_id=client_id)
         request.client = client if client is not None and client.is_usable(request) else None
         return request.client
 
@@ -241,7 +243,7 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
         """The grant row for `code`, locked for this transaction, loaded once per request."""
         state = token_request_of(request)
         if state.grant_code != code:
-            state.grant, state.grant_code = GRANT_LOCKED_BY_CODE.first(code), code
+            state.grant, state.grant_code = GRANT_LOCKED_BY_CODE.first(code=code), code
         return state.grant
 
     def get_authorization_code_scopes(
@@ -307,7 +309,7 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
     def invalidate_authorization_code(
         self, client_id: str, code: str, request: Request, *args: Any, **kwargs: Any
     ) -> None:
-        GRANT_DELETE.run(token_request_of(request).grant.pk)
+        GRANT_DELETE.delete(token_request_of(request).grant)
 
     def save_authorization_code(
         self, client_id: str, code: dict[str, Any], request: Request, *args: Any, **kwargs: Any
@@ -329,7 +331,7 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
         self, refresh_token: str, client: Application, request: Request, *args: Any, **kwargs: Any
     ) -> bool:
         checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
-        token = REFRESH_TOKEN_LOCKED_BY_CHECKSUM.first(checksum)
+        token = REFRESH_TOKEN_LOCKED_BY_CHECKSUM.first(token_checksum=checksum)
         if token is None or token.application_id != client.pk:
             return False
         if token.revoked is not None:
@@ -475,14 +477,14 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
     ) -> dict[str, Any] | None:
         """RFC 7662 §2.2 claims of a live token, or None for an unknown, expired or revoked one."""
         checksum = hashlib.sha256(token.encode()).hexdigest()
-        access_token = ACCESS_TOKEN_BY_CHECKSUM.first(checksum)
+        access_token = ACCESS_TOKEN_BY_CHECKSUM.first(token_checksum=checksum)
         if access_token is not None and not access_token.is_expired():
             if access_token.user is not None and not access_token.user.is_active:
                 return None
             # The row proves the token is one we issued, unaltered: its claims need no re-verification.
             claims = jwt.decode(token, options={"verify_signature": False})
             return self._introspection_claims(claims, access_token.user, "Bearer")
-        refresh_token = LIVE_REFRESH_TOKEN_BY_CHECKSUM.first(checksum)
+        refresh_token = LIVE_REFRESH_TOKEN_BY_CHECKSUM.first(token_checksum=checksum)
         if refresh_token is None or not refresh_token.user.is_active:
             return None
         authorization = token_family_authorization(family=refresh_token.token_family)

@@ -18,7 +18,7 @@ class RevocationCheckedAccessTokenAuthentication(AccessTokenAuthentication):
     the query that loads the token's user."""
 
     def token_user(self, raw_token: bytes, validated_token: AccessToken) -> Any:
-        stored = stored_access_token_by_checksum().first(hashlib.sha256(raw_token).hexdigest())
+        stored = stored_access_token_by_checksum().first(token_checksum=hashlib.sha256(raw_token).hexdigest())
         if stored is None or stored.is_expired():
             raise InvalidToken("The token has been revoked.")
         if validated_token.is_service_account:
@@ -36,4 +36,4 @@ def stored_access_token_by_checksum() -> Any:
 
     from core.rows import Select
 
-    return Select(get_access_token_model(), "t.token_checksum = %s", related=["user"])
+    return Select(get_access_token_model(), filter_on=["token_checksum"], related=["user"])
