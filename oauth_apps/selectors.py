@@ -10,10 +10,15 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from core import rows
 from oauth_apps.models import Application, AuditEvent, Consent, TokenFamily
 from oauth_apps.scopes import active_scopes
+
+AccessToken = get_access_token_model()
+Grant = get_grant_model()
+RefreshToken = get_refresh_token_model()
 
 
 @dataclass(frozen=True)
@@ -98,3 +103,49 @@ def token_family_authorization(*, family: uuid.UUID) -> FamilyAuthorization | No
         granted_scopes=granted,
         current_scopes=[name for name in granted if name in allowed],
     )
+
+
+# The token path's reads (core/rows.py): each row with the related rows its caller uses.
+APPLICATION_BY_CLIENT_ID = rows.Select(Application, filter_on=["client_id"])
+GRANT_LOCKED_BY_CODE = rows.Select(Grant, filter_on=["code"], related=["user"], lock=True)
+REFRESH_TOKEN_LOCKED_BY_CHECKSUM = rows.Select(
+    RefreshToken,
+    filter_on=["token_checksum"],
+    related=["access_token", "user"],
+    # A refresh token's checksum is unique among live tokens; a revoked copy may share it.
+    order_by=[F("revoked").desc(nulls_first=True)],
+    lock=True,
+)
+ACCESS_TOKEN_BY_CHECKSUM = rows.Select(AccessToken, filter_on=["token_checksum"], related=["application", "user"])
+LIVE_REFRESH_TOKEN_BY_CHECKSUM = rows.Select(
+    RefreshToken,
+    filter_on=["token_checksum"],
+    where=Q(revoked__isnull=True, access_token__isnull=False),
+    related=["application", "user", "access_token"],
+)
+
+
+def application_by_client_id(*, client_id: str) -> Application | None:
+    return APPLICATION_BY_CLIENT_ID.first(client_id=client_id)
+
+
+def grant_locked_by_code(*, code: str) -> Grant | None:
+    """The authorization code's grant with its user, locked until the transaction ends."""
+    return GRANT_LOCKED_BY_CODE.first(code=code)
+
+
+def refresh_token_locked_by_checksum(*, checksum: str) -> RefreshToken | None:
+    """The refresh token with this checksum (the live one if there is one, else the one
+    revoked last) with its access token and user, locked until the transaction ends."""
+    return REFRESH_TOKEN_LOCKED_BY_CHECKSUM.first(token_checksum=checksum)
+
+
+def access_token_by_checksum(*, checksum: str) -> AccessToken | None:
+    """The access token with this checksum, with its client and user."""
+    return ACCESS_TOKEN_BY_CHECKSUM.first(token_checksum=checksum)
+
+
+def live_refresh_token_by_checksum(*, checksum: str) -> RefreshToken | None:
+    """The unrevoked refresh token with this checksum that still has its access token, with
+    its client, user and access token."""
+    return LIVE_REFRESH_TOKEN_BY_CHECKSUM.first(token_checksum=checksum)
