@@ -116,7 +116,7 @@ REFRESH_TOKEN_LOCKED_BY_CHECKSUM = rows.Select(
     order_by=[F("revoked").desc(nulls_first=True)],
     lock=True,
 )
-ACCESS_TOKEN_BY_CHECKSUM = rows.Select(AccessToken, filter_on=["token_checksum"], related=["application", "user"])
+ACCESS_TOKEN_BY_CHECKSUM = rows.Select(AccessToken, filter_on=["token_checksum"], related=["user"])
 LIVE_REFRESH_TOKEN_BY_CHECKSUM = rows.Select(
     RefreshToken,
     filter_on=["token_checksum"],
@@ -141,7 +141,7 @@ def refresh_token_locked_by_checksum(*, checksum: str) -> RefreshToken | None:
 
 
 def access_token_by_checksum(*, checksum: str) -> AccessToken | None:
-    """The access token with this checksum, with its client and user."""
+    """The access token with this checksum, with its user."""
     return ACCESS_TOKEN_BY_CHECKSUM.first(token_checksum=checksum)
 
 
