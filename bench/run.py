@@ -319,7 +319,7 @@ def table(
         count = str(sql_counts[SHIPPED][name])
         if name in orm and sql_counts["orm"][name] != sql_counts[SHIPPED][name]:
             count += f" (ORM: {sql_counts['orm'][name]})"
-        errors = sum(result["errors"] for configuration in results.values() for result in configuration.get(name, []))
+        errors = sum(result["errors"] for result in [*runs, *orm.get(name, [])])
         lines.append(
             f"| {name} | {rate:.0f} | {median(runs, 'p50_us') / 1000:.1f} | {median(runs, 'p99_us') / 1000:.1f} "
             f"| {errors} | {count} | {rate / floor:.0%} "
@@ -332,8 +332,15 @@ def table(
         "†The same statements, signatures and rate-limit call as a code exchange, written straight in a Django "
         "view (bench/work_floor.py): what the token endpoint would reach if oauthlib and DOT cost nothing.",
         "ORM statements: the project as shipped with OAUTH_PRECOMPILED_STATEMENTS=0, each token-path statement "
-        "run as the QuerySet, save() or delete() it stands for (core/rows.py); errors count every configuration.",
+        "run as the QuerySet, save() or delete() it stands for (core/rows.py). Errors: both their runs (the "
+        "unoptimised server's slowest requests outlast wrk's 2 s timeout).",
     ]
+    configurations = [configuration for configuration in CONFIGURATIONS if configuration in results]
+    lines += ["", f"Each run, req/s, in the order taken ({' / '.join(configurations)}):", ""]
+    for name in shipped:
+        taken = [results[configuration].get(name, []) for configuration in configurations]
+        turns = [" / ".join(f"{runs[turn]['rate']:.0f}" for runs in taken if runs) for turn in range(args.runs)]
+        lines.append(f"- {name}: {' · '.join(turns)}")
     return "\n".join(lines) + "\n"
 
 
