@@ -285,13 +285,22 @@ class Bench:
             }
             for server in serving:
                 self.wrk(server.url, own[server.configuration], self.args.warmup, invocation=0)
+                self.drain(server)
                 results[server.configuration][workload.name] = []
             for run in range(1, self.args.runs + 1):
-                for server in serving:
+                # Every other turn in reverse, so that no configuration always follows the same one.
+                for server in serving if run % 2 else serving[::-1]:
                     result = self.wrk(server.url, own[server.configuration], self.args.duration, invocation=run)
+                    self.drain(server)
                     results[server.configuration][workload.name].append(result)
                     print(f"  {server.configuration:>11} · {workload.name}: {result['rate']:.0f} req/s", flush=True)
         return results
+
+    @staticmethod
+    def drain(server: Server) -> None:
+        """Wait for the requests wrk left queued when it stopped: a slow server (PBKDF2) would
+        go on spending the CPU while the next configuration is measured."""
+        requests.get(f"{server.url}/healthz", timeout=120).raise_for_status()
 
 
 def median(results: list[dict], key: str) -> float:
@@ -336,7 +345,7 @@ def table(
         "unoptimised server's slowest requests outlast wrk's 2 s timeout).",
     ]
     configurations = [configuration for configuration in CONFIGURATIONS if configuration in results]
-    lines += ["", f"Each run, req/s, in the order taken ({' / '.join(configurations)}):", ""]
+    lines += ["", f"Each turn's runs, req/s ({' / '.join(configurations)}; every other turn taken in reverse):", ""]
     for name in shipped:
         taken = [results[configuration].get(name, []) for configuration in configurations]
         turns = [" / ".join(f"{runs[turn]['rate']:.0f}" for runs in taken if runs) for turn in range(args.runs)]
