@@ -88,7 +88,7 @@ def _locate(params: Sequence[Any], prepared: Any, what: str) -> int:
     return found[0]
 
 
-def _refuse_expression(value: Any, name: str) -> None:
+def _check_plain(value: Any, name: str) -> None:
     if value is None:
         # The ORM would turn `name=None` into `IS NULL`: say that in the declaration instead.
         raise TypeError(f"{name} is None: declare an isnull condition in `where` instead.")
@@ -236,7 +236,7 @@ class Select(Generic[M]):
         if set(values) != set(self.filter_on):
             raise TypeError(f"Give exactly {', '.join(self.filter_on)}.")
         for name, value in values.items():
-            _refuse_expression(value, name)
+            _check_plain(value, name)
         # As QuerySet.db chooses: select_for_update() makes the query one for writing.
         using = router.db_for_write(self.model) if self.lock else router.db_for_read(self.model)
         connection = connections[using]
