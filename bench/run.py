@@ -1,10 +1,13 @@
 """`make bench`: the token path under load, against gunicorn, PostgreSQL and Redis on loopback.
 
-For each server configuration (the project as shipped, and the same code with its
-optimisations switched off) it creates a fresh database, seeds it (bench/seed.py), starts
-gunicorn with 2 sync workers, then drives every workload with wrk (2 threads, 8 connections)
-for a warm-up and a measured period, `--runs` times, and prints the medians as one table,
-also written to bench/results/. Every process it starts is stopped on exit, Ctrl-C included.
+For each server configuration (the project as shipped; the same with its statements run by
+the plain ORM; the same with every optimisation switched off) it creates a fresh database,
+seeds it (bench/seed.py) and starts gunicorn with 2 sync workers. Then, workload by workload,
+it drives each configuration that runs the workload with wrk (2 threads, 8 connections) for a
+warm-up, then takes `--runs` measured periods in turn, one configuration after the other, so
+that whatever else the machine does weighs on all of them alike. It prints the medians as one
+table, also written to bench/results/. Every process it starts is stopped on exit, Ctrl-C
+included.
 """
 
 from __future__ import annotations
@@ -36,11 +39,27 @@ LUA = PROJECT / "bench" / "lua"
 RESULTS = PROJECT / "bench" / "results"
 BIN = Path(sys.executable).parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/3"
 THREADS, CONNECTIONS, WORKERS = 2, 8, 2
+SHIPPED = "optimised"
 CONFIGURATIONS = {
-    "optimised": "bench.settings_optimised",
+    SHIPPED: "bench.settings_optimised",
+    "orm": "bench.settings_orm",
     "unoptimised": "bench.settings_unoptimised",
+}
+# The workloads that run the token path's statements (core/rows.py), for the ORM-only
+# configuration; the unoptimised one runs those its switches slow down. Every other workload
+# runs the same code in all three, so measuring it once keeps `make bench` short.
+STATEMENT_WORKLOADS = [
+    "code exchange",
+    WORK_FLOOR,
+    "refresh rotation",
+    "client credentials",
+    "introspection",
+    "userinfo",
+]
+RUNS_ONLY = {
+    "orm": STATEMENT_WORKLOADS,
+    "unoptimised": ["code exchange", "refresh rotation", "client credentials", "introspection", "userinfo"],
 }
 
 
@@ -133,6 +152,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass
+class Server:
+    configuration: str
+    url: str
+    directory: Path
+    fixtures: dict
+    sql_counts: dict[str, int]
+
+    def runs(self, workload: Workload) -> bool:
+        return workload.name in RUNS_ONLY.get(self.configuration, [workload.name])
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -152,11 +183,10 @@ class Bench:
         shutil.rmtree(self.work, ignore_errors=True)
 
     def environment(self, configuration: str, port: int) -> dict[str, str]:
-        database = f"wetrials_bench_{configuration}"
+        database = f"{self.args.database_prefix}_{configuration}"
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{database}"')
-        redis.Redis.from_url(REDIS_URL).flushdb()
         unlimited = "1000000/m"
         return {
             "PATH": os.environ["PATH"],
@@ -168,7 +198,7 @@ class Bench:
             # Loopback only: the benchmark measures the server, not TLS.
             "OAUTH_REQUIRE_HTTPS": "0",
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": self.args.redis_url,
             "DJANGO_LOG_LEVEL": "WARNING",
             **{f"OAUTH_RATE_{name}": unlimited for name in ("AUTHORIZE", "TOKEN", "USERINFO", "REVOKE", "INTROSPECT")},
             "BENCH_DIR": str(self.work / configuration),
@@ -223,64 +253,86 @@ class Bench:
         summary["rate"] = summary["requests"] / (summary["duration_us"] / 1e6)
         return summary
 
-    def measure(self, configuration: str) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    def start(self, configuration: str) -> Server:
+        """A fresh database, seeded, and gunicorn serving it."""
         port = free_port()
         env = self.environment(configuration, port)
-        Path(env["BENCH_DIR"]).mkdir(parents=True)
+        directory = Path(env["BENCH_DIR"])
+        directory.mkdir(parents=True)
         self.run_command(env, str(BIN / "python"), "manage.py", "migrate", "--noinput")
-        runs, seconds, warmup = self.args.runs, self.args.duration, self.args.warmup
         # Fresh single-use codes and refresh chains for each wrk invocation (warm-up, then runs),
         # enough codes for a generous rate.
-        codes_each = max(seconds, warmup) * self.args.max_rate
-        seed = [str(BIN / "python"), "-m", "bench.seed", str(runs + 1), str(codes_each), str(4 * CONNECTIONS)]
+        codes_each = max(self.args.duration, self.args.warmup) * self.args.max_rate
+        seed = [str(BIN / "python"), "-m", "bench.seed", str(self.args.runs + 1), str(codes_each), str(4 * CONNECTIONS)]
         self.run_command(env, *seed)
-        directory = Path(env["BENCH_DIR"])
-        fixtures = json.loads((directory / "fixtures.json").read_text())
-        sql_counts = json.loads((directory / "sql_counts.json").read_text())
         self.start_server(env, port)
-        url = f"http://127.0.0.1:{port}"
-        results: dict[str, list[dict]] = {}
-        for workload in workloads(fixtures, directory):
-            results[workload.name] = []
-            self.wrk(url, workload, warmup, invocation=0)
-            for run in range(1, runs + 1):
-                results[workload.name].append(self.wrk(url, workload, seconds, invocation=run))
-                print(
-                    f"  {configuration:>11} · {workload.name}: {results[workload.name][-1]['rate']:.0f} req/s",
-                    flush=True,
-                )
-        self.stop_everything_but_work()
-        return results, sql_counts
+        return Server(
+            configuration=configuration,
+            url=f"http://127.0.0.1:{port}",
+            directory=directory,
+            fixtures=json.loads((directory / "fixtures.json").read_text()),
+            sql_counts=json.loads((directory / "sql_counts.json").read_text()),
+        )
 
-    def stop_everything_but_work(self) -> None:
-        for process in self.processes:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        self.processes.clear()
+    def measure(self, servers: list[Server]) -> dict[str, dict[str, list[dict]]]:
+        """Each workload's runs per configuration, taken in turn."""
+        results: dict[str, dict[str, list[dict]]] = {server.configuration: {} for server in servers}
+        for workload_index, workload in enumerate(workloads(servers[0].fixtures, servers[0].directory)):
+            serving = [server for server in servers if server.runs(workload)]
+            # Each configuration's own workload (its codes, tokens and credentials).
+            own = {
+                server.configuration: workloads(server.fixtures, server.directory)[workload_index] for server in serving
+            }
+            for server in serving:
+                self.wrk(server.url, own[server.configuration], self.args.warmup, invocation=0)
+                self.drain(server)
+                results[server.configuration][workload.name] = []
+            for run in range(1, self.args.runs + 1):
+                # Every other turn in reverse, so that no configuration always follows the same one.
+                for server in serving if run % 2 else serving[::-1]:
+                    result = self.wrk(server.url, own[server.configuration], self.args.duration, invocation=run)
+                    self.drain(server)
+                    results[server.configuration][workload.name].append(result)
+                    print(f"  {server.configuration:>11} · {workload.name}: {result['rate']:.0f} req/s", flush=True)
+        return results
+
+    @staticmethod
+    def drain(server: Server) -> None:
+        """Wait for the requests wrk left queued when it stopped: a slow server (PBKDF2) would
+        go on spending the CPU while the next configuration is measured."""
+        requests.get(f"{server.url}/healthz", timeout=120).raise_for_status()
 
 
 def median(results: list[dict], key: str) -> float:
     return statistics.median(result[key] for result in results)
 
 
-def table(all_results: dict[str, tuple[dict[str, list[dict]], dict[str, int]]], args: argparse.Namespace) -> str:
-    optimised, sql_counts = all_results["optimised"]
-    floor = median(optimised["healthz (floor)"], "rate")
+def table(
+    results: dict[str, dict[str, list[dict]]], sql_counts: dict[str, dict[str, int]], args: argparse.Namespace
+) -> str:
+    shipped, orm, baseline = results[SHIPPED], results.get("orm", {}), results.get("unoptimised", {})
+    floor = median(shipped["healthz (floor)"], "rate")
     lines = [
         f"WeTrials Auth benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: gunicorn ({WORKERS} sync workers), "
         f"PostgreSQL, Redis, wrk -t{THREADS} -c{CONNECTIONS}, {args.duration} s after {args.warmup} s warm-up, "
-        f"median of {args.runs} runs",
+        f"median of {args.runs} runs, the configurations measured in turn",
         "",
-        "| workload | req/s | p50 ms | p99 ms | errors | SQL/request* | vs floor | unoptimised req/s | speed-up |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | req/s | p50 ms | p99 ms | errors | SQL/request* | vs floor "
+        "| ORM statements req/s | precompiled buys | unoptimised req/s | speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    baseline = all_results.get("unoptimised", ({}, {}))[0]
-    for name, results in optimised.items():
-        rate = median(results, "rate")
+    for name, runs in shipped.items():
+        rate = median(runs, "rate")
+        orm_rate = median(orm[name], "rate") if name in orm else None
         base = median(baseline[name], "rate") if name in baseline else None
+        count = str(sql_counts[SHIPPED][name])
+        if name in orm and sql_counts["orm"][name] != sql_counts[SHIPPED][name]:
+            count += f" (ORM: {sql_counts['orm'][name]})"
+        errors = sum(result["errors"] for result in [*runs, *orm.get(name, [])])
         lines.append(
-            f"| {name} | {rate:.0f} | {median(results, 'p50_us') / 1000:.1f} | {median(results, 'p99_us') / 1000:.1f} "
-            f"| {sum(result['errors'] for result in results)} | {sql_counts[name]} | {rate / floor:.0%} "
+            f"| {name} | {rate:.0f} | {median(runs, 'p50_us') / 1000:.1f} | {median(runs, 'p99_us') / 1000:.1f} "
+            f"| {errors} | {count} | {rate / floor:.0%} "
+            f"| {f'{orm_rate:.0f}' if orm_rate else '-'} | {f'{rate / orm_rate - 1:+.1%}' if orm_rate else '-'} "
             f"| {f'{base:.0f}' if base else '-'} | {f'{rate / base:.1f}x' if base else '-'} |"
         )
     lines += [
@@ -288,32 +340,52 @@ def table(all_results: dict[str, tuple[dict[str, list[dict]], dict[str, int]]], 
         "*SQL statements per request as Django counts them, besides BEGIN and COMMIT.",
         "†The same statements, signatures and rate-limit call as a code exchange, written straight in a Django "
         "view (bench/work_floor.py): what the token endpoint would reach if oauthlib and DOT cost nothing.",
+        "ORM statements: the project as shipped with OAUTH_PRECOMPILED_STATEMENTS=0, each token-path statement "
+        "run as the QuerySet, save() or delete() it stands for (core/rows.py). Errors: both their runs (the "
+        "unoptimised server's slowest requests outlast wrk's 2 s timeout).",
     ]
+    configurations = [configuration for configuration in CONFIGURATIONS if configuration in results]
+    lines += ["", f"Each turn's runs, req/s ({' / '.join(configurations)}; every other turn taken in reverse):", ""]
+    for name in shipped:
+        taken = [results[configuration].get(name, []) for configuration in configurations]
+        turns = [" / ".join(f"{runs[turn]['rate']:.0f}" for runs in taken if runs) for turn in range(args.runs)]
+        lines.append(f"- {name}: {' · '.join(turns)}")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="measured seconds per run (default 10)")
+    parser.add_argument("--duration", type=int, default=8, help="measured seconds per run (default 8)")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per workload (default 3)")
     parser.add_argument("--runs", type=int, default=3, help="runs per workload; the median is reported (default 3)")
     parser.add_argument("--max-rate", type=int, default=1500, help="code exchanges/s to mint codes for (default 1500)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the unoptimised configuration")
+    parser.add_argument("--no-orm", action="store_true", help="skip the ORM-statements configuration")
+    parser.add_argument(
+        "--database-prefix", default="wetrials_bench", help="databases are <prefix>_<configuration> (wetrials_bench)"
+    )
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6379/3", help="the Redis database, flushed first (database 3)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
+    skipped = {"unoptimised"} if args.no_baseline else set()
+    if args.no_orm:
+        skipped.add("orm")
     bench = Bench(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        all_results = {}
+        redis.Redis.from_url(args.redis_url).flushdb()
+        servers = []
         for configuration in CONFIGURATIONS:
-            if configuration == "unoptimised" and args.no_baseline:
-                continue
-            print(f"{configuration}:", flush=True)
-            all_results[configuration] = bench.measure(configuration)
+            if configuration not in skipped:
+                print(f"{configuration}: seeding", flush=True)
+                servers.append(bench.start(configuration))
+        results = bench.measure(servers)
     finally:
         bench.stop_everything()
-    report = table(all_results, args)
+    report = table(results, {server.configuration: server.sql_counts for server in servers}, args)
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"{stamp}.md").write_text(report)

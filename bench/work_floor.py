@@ -25,25 +25,16 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.models import set_token_value
 
 from accounts.claims import user_claims
 from core import ratelimits
 from core.ratelimits import Charge, limits_charge
 from oauth_apps.audit import Actor, Kind, audit_record
 from oauth_apps.keys import key_ring
-from oauth_apps.oauth2.oauth2_validators import (
-    ACCESS_TOKEN_INSERT,
-    APPLICATION_BY_CLIENT_ID,
-    GRANT_DELETE,
-    GRANT_LOCKED_BY_CODE,
-    REFRESH_TOKEN_INSERT,
-    AccessToken,
-    OAuth2Validator,
-    RefreshToken,
-)
+from oauth_apps.oauth2.oauth2_validators import OAuth2Validator
 from oauth_apps.oauth2.tokens import authorization_code_family
-from oauth_apps.selectors import token_family_authorization
+from oauth_apps.selectors import application_by_client_id, grant_locked_by_code, token_family_authorization
+from oauth_apps.services import access_token_insert, grant_delete, refresh_token_insert
 
 
 def signed(claims: dict, token_type: str) -> str:
@@ -57,12 +48,12 @@ def code_exchange_work(request: HttpRequest) -> HttpResponse:
     code, verifier = request.POST["code"], request.POST["code_verifier"]
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     with transaction.atomic():
-        client = APPLICATION_BY_CLIENT_ID.first(client_id)
+        client = application_by_client_id(client_id=client_id)
         limits_charge(
             Charge(ratelimits.CLIENT_AUTH_FAILURES_PER_IP, request.META["REMOTE_ADDR"], look_only=True),
             Charge(ratelimits.TOKEN, client_id),
         )
-        grant = GRANT_LOCKED_BY_CODE.first(code)
+        grant = grant_locked_by_code(code=code)
         if not (
             OAuth2Validator()._client_secret_matches(client, secret)
             and grant.code_challenge == challenge
@@ -90,20 +81,17 @@ def code_exchange_work(request: HttpRequest) -> HttpResponse:
         )
         id_token = signed({**claims, "aud": client_id, "auth_time": int(authorization.auth_time.timestamp())}, "JWT")
         refresh = secrets.token_urlsafe(48)
-        access_row = AccessToken(
+        access_row = access_token_insert(
             user=grant.user,
+            application=client,
             scope=grant.scope,
             expires=datetime.fromtimestamp(claims["exp"], tz=UTC),
-            application=client,
+            token=access,
         )
-        set_token_value(access_row, access)
-        ACCESS_TOKEN_INSERT.save(access_row)
-        refresh_row = RefreshToken(
-            user=grant.user, application=client, access_token=access_row, token_family=uuid.uuid4()
+        refresh_token_insert(
+            user=grant.user, application=client, access_token=access_row, token_family=uuid.uuid4(), token=refresh
         )
-        set_token_value(refresh_row, refresh)
-        REFRESH_TOKEN_INSERT.save(refresh_row)
-        GRANT_DELETE.run(grant.pk)
+        grant_delete(grant=grant)
         audit_record(Kind.TOKENS_ISSUED, actor=Actor.CLIENT, application=client, user=grant.user)
     body = {
         "access_token": access,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Model
 from django.http import HttpRequest
 from django_ratelimit import core as ratelimit_core
 
@@ -19,6 +20,19 @@ WRITTEN_AGAINST = {
     "oauthlib": "3.3.1",
     "django-ratelimit": "4.1.0",
 }
+
+
+# --- Django -----------------------------------------------------------------------------
+
+
+def model_check_related_before_save(instance: Model) -> None:
+    """What `Model.save()` checks first: no related object assigned to `instance` is unsaved
+    (ValueError), and one saved since its assignment gives its primary key to the foreign key.
+
+    core/rows.py stores instances as save() would without calling it; Django has this check
+    only as the private `_prepare_related_fields_for_save`.
+    """
+    instance._prepare_related_fields_for_save(operation_name="save")
 
 
 # --- django-oauth-toolkit ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
@@ -17,6 +17,10 @@ from oauth2_provider.settings import oauth2_settings
 from core import rows
 from oauth_apps.models import Application, AuditEvent, Consent, TokenFamily
 from oauth_apps.scopes import active_scopes
+
+AccessToken = get_access_token_model()
+Grant = get_grant_model()
+RefreshToken = get_refresh_token_model()
 
 
 @dataclass(frozen=True)
@@ -74,22 +78,30 @@ class FamilyAuthorization:
         return self.ends_at <= timezone.now()
 
 
-# The family with its client's current ceiling, read on every code exchange and refresh
-# (core/rows.py says why it is SQL built once).
-FAMILY_WITH_ALLOWED_SCOPES = rows.SelectWithManyToMany(
-    TokenFamily, via="application", many_to_many="allowed_scopes", column="name", flag="is_active"
+# The family with its client's current ceiling, read on every code exchange and refresh: a row
+# per scope the client is allowed, naming it while it is active (else None, as for no scope).
+FAMILY_WITH_ALLOWED_SCOPES = rows.Select(
+    TokenFamily,
+    filter_on=["family"],
+    annotate={
+        "active_scopes": FilteredRelation(
+            "application__allowed_scopes", condition=Q(application__allowed_scopes__is_active=True)
+        ),
+        "allowed_scope": F("active_scopes__name"),
+    },
 )
 
 
 def token_family_authorization(*, family: uuid.UUID) -> FamilyAuthorization | None:
     """The family's authorization with the client's current ceiling, in one statement."""
-    found, allowed = FAMILY_WITH_ALLOWED_SCOPES.get(family)
-    if found is None:
+    found = FAMILY_WITH_ALLOWED_SCOPES.all(family=family)
+    if not found:
         return None
-    granted = found.scope.split()
+    allowed = {row.allowed_scope for row in found}
+    granted = found[0].scope.split()
     return FamilyAuthorization(
-        started_at=found.created_at,
-        auth_time=found.auth_time,
+        started_at=found[0].created_at,
+        auth_time=found[0].auth_time,
         granted_scopes=granted,
         current_scopes=[name for name in granted if name in allowed],
     )
@@ -144,3 +156,49 @@ def _expired_tokens(*, now: datetime, counting: bool) -> list[tuple[str, QuerySe
         # Past its absolute lifetime a family yields nothing more; its revoked tokens go above.
         ("ended token families", TokenFamily.objects.filter(created_at__lte=now - refresh_lifetime), "created_at"),
     ]
+
+
+# The token path's reads (core/rows.py): each row with the related rows its caller uses.
+APPLICATION_BY_CLIENT_ID = rows.Select(Application, filter_on=["client_id"])
+GRANT_LOCKED_BY_CODE = rows.Select(Grant, filter_on=["code"], related=["user"], lock=True)
+REFRESH_TOKEN_LOCKED_BY_CHECKSUM = rows.Select(
+    RefreshToken,
+    filter_on=["token_checksum"],
+    related=["access_token", "user"],
+    # A refresh token's checksum is unique among live tokens; a revoked copy may share it.
+    order_by=[F("revoked").desc(nulls_first=True)],
+    lock=True,
+)
+ACCESS_TOKEN_BY_CHECKSUM = rows.Select(AccessToken, filter_on=["token_checksum"], related=["user"])
+LIVE_REFRESH_TOKEN_BY_CHECKSUM = rows.Select(
+    RefreshToken,
+    filter_on=["token_checksum"],
+    where=Q(revoked__isnull=True, access_token__isnull=False),
+    related=["application", "user", "access_token"],
+)
+
+
+def application_by_client_id(*, client_id: str) -> Application | None:
+    return APPLICATION_BY_CLIENT_ID.first(client_id=client_id)
+
+
+def grant_locked_by_code(*, code: str) -> Grant | None:
+    """The authorization code's grant with its user, locked until the transaction ends."""
+    return GRANT_LOCKED_BY_CODE.first(code=code)
+
+
+def refresh_token_locked_by_checksum(*, checksum: str) -> RefreshToken | None:
+    """The refresh token with this checksum (the live one if there is one, else the one
+    revoked last) with its access token and user, locked until the transaction ends."""
+    return REFRESH_TOKEN_LOCKED_BY_CHECKSUM.first(token_checksum=checksum)
+
+
+def access_token_by_checksum(*, checksum: str) -> AccessToken | None:
+    """The access token with this checksum, with its user."""
+    return ACCESS_TOKEN_BY_CHECKSUM.first(token_checksum=checksum)
+
+
+def live_refresh_token_by_checksum(*, checksum: str) -> RefreshToken | None:
+    """The unrevoked refresh token with this checksum that still has its access token, with
+    its client, user and access token."""
+    return LIVE_REFRESH_TOKEN_BY_CHECKSUM.first(token_checksum=checksum)

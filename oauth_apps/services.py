@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
@@ -20,8 +20,10 @@ from oauth2_provider.models import (
     get_access_token_model,
     get_grant_model,
     get_refresh_token_model,
+    set_token_value,
 )
 
+from core import rows
 from oauth_apps.audit import Actor, Kind, audit_record
 from oauth_apps.models import Application, Consent, Scope, TokenFamily
 from oauth_apps.selectors import expired_token_querysets
@@ -261,3 +263,79 @@ def _delete_in_batches(kind: str, queryset: QuerySet, key: str, batch_size: int,
         cursor = rows[-1][1]
         time.sleep(pause)
     return CleanupResult(kind=kind, deleted=deleted, batches=batches, longest_batch_ms=longest)
+
+
+# --- The token path's writes (core/rows.py) ---------------------------------------------
+
+AccessToken = get_access_token_model()
+Grant = get_grant_model()
+RefreshToken = get_refresh_token_model()
+
+ACCESS_TOKEN_INSERT = rows.Insert(AccessToken)
+REFRESH_TOKEN_INSERT = rows.Insert(RefreshToken)
+REFRESH_TOKEN_USED = rows.Update(RefreshToken, ["revoked", "updated"])
+GRANT_DELETE = rows.Delete(Grant)
+
+
+def access_token_insert(
+    *,
+    user: AbstractBaseUser | None,
+    application: Application,
+    scope: str,
+    expires: datetime,
+    token: str,
+    source_refresh_token: RefreshToken | None = None,
+) -> AccessToken:
+    """Store an issued access token: its checksum, never the token (RFC 9700 §4.14)."""
+    access_token = AccessToken(
+        user=user,
+        application=application,
+        scope=scope,
+        expires=expires,
+        source_refresh_token=source_refresh_token,
+    )
+    set_token_value(access_token, token)
+    ACCESS_TOKEN_INSERT.save(access_token)
+    return access_token
+
+
+def refresh_token_insert(
+    *,
+    user: AbstractBaseUser | None,
+    application: Application,
+    access_token: AccessToken,
+    token_family: uuid.UUID | None,
+    token: str,
+) -> RefreshToken:
+    """Store an issued refresh token (its checksum) in its family, beside its access token."""
+    refresh_token = RefreshToken(
+        user=user, application=application, access_token=access_token, token_family=token_family
+    )
+    set_token_value(refresh_token, token)
+    REFRESH_TOKEN_INSERT.save(refresh_token)
+    return refresh_token
+
+
+def refresh_token_rotate(*, refresh_token: RefreshToken, access_token: AccessToken, token: str) -> RefreshToken:
+    """RFC 9700 §4.14.2: the presented refresh token is used up (revoked, so presenting it
+    again reveals a copy) and its successor, beside the new access token, joins its family.
+
+    Revoking for any other reason takes the whole family: token_family_revoke.
+    """
+    with transaction.atomic(using=router.db_for_write(RefreshToken), savepoint=False):
+        refresh_token.revoked = timezone.now()
+        REFRESH_TOKEN_USED.save(refresh_token)
+        successor = RefreshToken(
+            user=refresh_token.user,
+            application_id=refresh_token.application_id,
+            access_token=access_token,
+            token_family=refresh_token.token_family,
+        )
+        set_token_value(successor, token)
+        REFRESH_TOKEN_INSERT.save(successor)
+    return successor
+
+
+def grant_delete(*, grant: Grant) -> None:
+    """An authorization code is redeemed once (RFC 6749 §4.1.2): its grant row goes."""
+    GRANT_DELETE.delete(grant)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.db.models import Model
 from django_ratelimit import core as ratelimit_core
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
@@ -32,6 +33,7 @@ def test_the_installed_dependency_is_the_one_the_seams_were_written_against(dist
 
 
 def test_every_private_name_the_seams_use_still_exists():
+    assert callable(Model._prepare_related_fields_for_save)
     assert callable(OAuthLibCore._extract_params)
     assert callable(DotOAuth2Validator._load_application)
     for name in ("_split_rate", "_get_window", "_make_cache_key", "EXPIRATION_FUDGE", "time"):

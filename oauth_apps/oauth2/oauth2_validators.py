@@ -21,19 +21,14 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, identify_hasher
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
-from oauth2_provider.models import (
-    get_access_token_model,
-    get_grant_model,
-    get_refresh_token_model,
-    set_token_value,
-)
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.claims import user_claims
-from core import ratelimits, rows, seams
+from core import ratelimits, seams
 from core.ratelimits import Charge, RateLimitExceeded, RateLimitUnavailable, limits_charge
 from oauth_apps.audit import Actor, Kind
 from oauth_apps.keys import key_ring
@@ -41,40 +36,30 @@ from oauth_apps.models import Application
 from oauth_apps.oauth2.oauth2_backends import AUTH_TIME_HEADER, SIGNED_IN_USER_HEADER
 from oauth_apps.oauth2.token_request import TokenRequest, token_request_of
 from oauth_apps.oauth2.tokens import authorization_code_family, id_token_subject, token_checksum
-from oauth_apps.selectors import FamilyAuthorization, consent_covers, token_family_authorization
+from oauth_apps.selectors import (
+    FamilyAuthorization,
+    access_token_by_checksum,
+    application_by_client_id,
+    consent_covers,
+    grant_locked_by_code,
+    live_refresh_token_by_checksum,
+    refresh_token_locked_by_checksum,
+    token_family_authorization,
+)
 from oauth_apps.services import (
+    access_token_insert,
     access_token_revoke,
     consent_record,
+    grant_delete,
+    refresh_token_insert,
     refresh_token_revoke,
+    refresh_token_rotate,
     token_family_revoke,
     token_family_start,
 )
 
 AccessToken = get_access_token_model()
-Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
-
-# The statements of every token request (core/rows.py says why they are SQL).
-APPLICATION_BY_CLIENT_ID = rows.Select(Application, "t.client_id = %s")
-GRANT_LOCKED_BY_CODE = rows.Select(Grant, "t.code = %s", related=["user"], lock=True)
-# A refresh token's checksum is unique among live tokens; a revoked copy may share it.
-REFRESH_TOKEN_LOCKED_BY_CHECKSUM = rows.Select(
-    RefreshToken,
-    "t.token_checksum = %s",
-    related=["access_token", "user"],
-    order_by="t.revoked DESC NULLS FIRST",
-    lock=True,
-)
-ACCESS_TOKEN_BY_CHECKSUM = rows.Select(AccessToken, "t.token_checksum = %s", related=["application", "user"])
-LIVE_REFRESH_TOKEN_BY_CHECKSUM = rows.Select(
-    RefreshToken,
-    "t.token_checksum = %s AND t.revoked IS NULL AND t.access_token_id IS NOT NULL",
-    related=["application", "user", "access_token"],
-)
-ACCESS_TOKEN_INSERT = rows.Insert(AccessToken)
-REFRESH_TOKEN_INSERT = rows.Insert(RefreshToken)
-REFRESH_TOKEN_REVOKE = rows.Update(RefreshToken, ["revoked", "updated"])
-GRANT_DELETE = rows.Delete(Grant)
 
 # RFC 7636 §4.1: code_verifier = 43*128unreserved.
 CODE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
@@ -109,12 +94,12 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
     # --- clients ---------------------------------------------------------------------
 
     def client_load(self, client_id: str, request: Request) -> Application | None:
-        """The client DOT's checks use (seams.DotValidatorHooks), in one plain statement."""
+        """The client DOT's checks use (seams.DotValidatorHooks), loaded once per request."""
         if not client_id or "\x00" in client_id:
             return None
         client = request.client
         if not isinstance(client, Application) or client.client_id != client_id:
-            client = APPLICATION_BY_CLIENT_ID.first(client_id)
+            client = application_by_client_id(client_id=client_id)
         request.client = client if client is not None and client.is_usable(request) else None
         return request.client
 
@@ -240,7 +225,7 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
         """The grant row for `code`, locked for this transaction, loaded once per request."""
         state = token_request_of(request)
         if state.grant_code != code:
-            state.grant, state.grant_code = GRANT_LOCKED_BY_CODE.first(code), code
+            state.grant, state.grant_code = grant_locked_by_code(code=code), code
         return state.grant
 
     def get_authorization_code_scopes(
@@ -306,7 +291,7 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
     def invalidate_authorization_code(
         self, client_id: str, code: str, request: Request, *args: Any, **kwargs: Any
     ) -> None:
-        GRANT_DELETE.run(token_request_of(request).grant.pk)
+        grant_delete(grant=token_request_of(request).grant)
 
     def save_authorization_code(
         self, client_id: str, code: dict[str, Any], request: Request, *args: Any, **kwargs: Any
@@ -328,7 +313,7 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
         self, refresh_token: str, client: Application, request: Request, *args: Any, **kwargs: Any
     ) -> bool:
         checksum = token_checksum(refresh_token)
-        token = REFRESH_TOKEN_LOCKED_BY_CHECKSUM.first(checksum)
+        token = refresh_token_locked_by_checksum(checksum=checksum)
         if token is None or token.application_id != client.pk:
             return False
         if token.revoked is not None:
@@ -373,29 +358,27 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
         state = token_request_of(request)
         state.user = user
         previous = state.presented_refresh_token
-        access_token = AccessToken(
+        access_token = access_token_insert(
             user=user,
+            application=request.client,
             scope=token["scope"],
             expires=state.access_token_expires,
-            application=request.client,
+            token=token["access_token"],
             source_refresh_token=previous,
         )
-        set_token_value(access_token, token["access_token"])
-        ACCESS_TOKEN_INSERT.save(access_token)
         state.access_token = access_token  # for the view's app_authorized signal
         if "refresh_token" not in token:
             return
         if previous is not None:
-            previous.revoked = timezone.now()
-            REFRESH_TOKEN_REVOKE.save(previous)
-        refresh_token = RefreshToken(
-            user=user,
-            application=request.client,
-            access_token=access_token,
-            token_family=previous.token_family if previous else state.family,
-        )
-        set_token_value(refresh_token, token["refresh_token"])
-        REFRESH_TOKEN_INSERT.save(refresh_token)
+            refresh_token_rotate(refresh_token=previous, access_token=access_token, token=token["refresh_token"])
+        else:
+            refresh_token_insert(
+                user=user,
+                application=request.client,
+                access_token=access_token,
+                token_family=state.family,
+                token=token["refresh_token"],
+            )
 
     # --- OpenID Connect ----------------------------------------------------------------
 
@@ -468,14 +451,14 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
     ) -> dict[str, Any] | None:
         """RFC 7662 §2.2 claims of a live token, or None for an unknown, expired or revoked one."""
         checksum = token_checksum(token)
-        access_token = ACCESS_TOKEN_BY_CHECKSUM.first(checksum)
+        access_token = access_token_by_checksum(checksum=checksum)
         if access_token is not None and not access_token.is_expired():
             if access_token.user is not None and not access_token.user.is_active:
                 return None
             # The row proves the token is one we issued, unaltered: its claims need no re-verification.
             claims = jwt.decode(token, options={"verify_signature": False})
             return self._introspection_claims(claims, access_token.user, "Bearer")
-        refresh_token = LIVE_REFRESH_TOKEN_BY_CHECKSUM.first(checksum)
+        refresh_token = live_refresh_token_by_checksum(checksum=checksum)
         if refresh_token is None or not refresh_token.user.is_active:
             return None
         authorization = token_family_authorization(family=refresh_token.token_family)

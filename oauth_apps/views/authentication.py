@@ -3,7 +3,6 @@ verification, and the token's row in this server's database."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -11,6 +10,7 @@ from rest_framework_simplejwt.models import TokenUser
 
 from oauth_apps.contrib.rest_framework.authentication import AccessToken, AccessTokenAuthentication
 from oauth_apps.oauth2.tokens import token_checksum
+from oauth_apps.selectors import access_token_by_checksum
 
 
 class RevocationCheckedAccessTokenAuthentication(AccessTokenAuthentication):
@@ -18,7 +18,7 @@ class RevocationCheckedAccessTokenAuthentication(AccessTokenAuthentication):
     the query that loads the token's user."""
 
     def token_user(self, raw_token: bytes, validated_token: AccessToken) -> Any:
-        stored = stored_access_token_by_checksum().first(token_checksum(raw_token))
+        stored = access_token_by_checksum(checksum=token_checksum(raw_token))
         if stored is None or stored.is_expired():
             raise InvalidToken("The token has been revoked.")
         if validated_token.is_service_account:
@@ -27,13 +27,3 @@ class RevocationCheckedAccessTokenAuthentication(AccessTokenAuthentication):
         if user is None or str(user.pk) != validated_token["sub"] or not user.is_active:
             raise InvalidToken("The token's user does not exist or is inactive.")
         return user
-
-
-@functools.cache
-def stored_access_token_by_checksum() -> Any:
-    # Inside the authorization server only: its token table, read as the token path reads it.
-    from oauth2_provider.models import get_access_token_model
-
-    from core.rows import Select
-
-    return Select(get_access_token_model(), "t.token_checksum = %s", related=["user"])
