@@ -202,3 +202,13 @@ def live_refresh_token_by_checksum(*, checksum: str) -> RefreshToken | None:
     """The unrevoked refresh token with this checksum that still has its access token, with
     its client, user and access token."""
     return LIVE_REFRESH_TOKEN_BY_CHECKSUM.first(token_checksum=checksum)
+
+
+def token_held_by_client(*, checksum: str, application: Application) -> RefreshToken | AccessToken | None:
+    """The refresh token, else the access token, with this checksum that `application` holds
+    (RFC 7009 §2.1: a client revokes only its own tokens), with what revoking it needs."""
+    held_by_client = Q(token_checksum=checksum, application=application)
+    refresh_token = RefreshToken.objects.select_related("application", "user").filter(held_by_client).first()
+    if refresh_token is not None:
+        return refresh_token
+    return AccessToken.objects.select_related("refresh_token__user", "application").filter(held_by_client).first()

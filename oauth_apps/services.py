@@ -53,12 +53,11 @@ def access_token_revoke(
         access_token.delete()
     else:
         token_family_revoke(family=refresh_token.token_family)
-    audit_record(
-        Kind.TOKENS_REVOKED,
-        actor=actor,
-        actor_user=actor_user,
+    _tokens_revoked(
         application=access_token.application,
         user=refresh_token.user if refresh_token is not None else None,
+        actor=actor,
+        actor_user=actor_user,
         detail=_ONE_TOKEN_REVOKED_WHERE.get(actor, ""),
     )
 
@@ -69,13 +68,25 @@ def refresh_token_revoke(
 ) -> None:
     """Revoke a refresh token and every token of its family, with one audit event."""
     token_family_revoke(family=refresh_token.token_family)
-    audit_record(
-        Kind.TOKENS_REVOKED,
-        actor=actor,
-        actor_user=actor_user,
+    _tokens_revoked(
         application=refresh_token.application,
         user=refresh_token.user,
+        actor=actor,
+        actor_user=actor_user,
         detail=_ONE_TOKEN_REVOKED_WHERE.get(actor, ""),
+    )
+
+
+def _tokens_revoked(
+    *,
+    application: Application | None,
+    user: AbstractBaseUser | None,
+    actor: str,
+    actor_user: AbstractBaseUser | None,
+    detail: str,
+) -> None:
+    audit_record(
+        Kind.TOKENS_REVOKED, actor=actor, actor_user=actor_user, application=application, user=user, detail=detail
     )
 
 
@@ -115,12 +126,11 @@ def access_revoke(
     get_access_token_model().objects.filter(**owner).delete()
     get_grant_model().objects.filter(**owner).delete()
     Consent.objects.filter(**owner).delete()
-    audit_record(
-        Kind.TOKENS_REVOKED,
-        actor=actor,
-        actor_user=actor_user,
+    _tokens_revoked(
         application=application,
         user=user,
+        actor=actor,
+        actor_user=actor_user,
         detail=f"{len(families)} authorization(s) revoked",
     )
     return len(families)

@@ -45,6 +45,7 @@ from oauth_apps.selectors import (
     live_refresh_token_by_checksum,
     refresh_token_locked_by_checksum,
     token_family_authorization,
+    token_held_by_client,
 )
 from oauth_apps.services import (
     access_token_insert,
@@ -429,22 +430,11 @@ class OAuth2Validator(seams.DotValidatorHooks, DotOAuth2Validator):
         access token is gone could not be used anyway. The type hint is not needed: both
         kinds are looked up by checksum.
         """
-        checksum = token_checksum(token)
-        refresh_token = (
-            RefreshToken.objects.select_related("application", "user")
-            .filter(token_checksum=checksum, application=request.client)
-            .first()
-        )
-        if refresh_token is not None:
-            refresh_token_revoke(refresh_token=refresh_token, actor=Actor.CLIENT)
-            return
-        access_token = (
-            AccessToken.objects.select_related("refresh_token__user", "application")
-            .filter(token_checksum=checksum, application=request.client)
-            .first()
-        )
-        if access_token is not None:
-            access_token_revoke(access_token=access_token, actor=Actor.CLIENT)
+        held = token_held_by_client(checksum=token_checksum(token), application=request.client)
+        if isinstance(held, RefreshToken):
+            refresh_token_revoke(refresh_token=held, actor=Actor.CLIENT)
+        elif held is not None:
+            access_token_revoke(access_token=held, actor=Actor.CLIENT)
 
     def introspect_token(
         self, token: str, token_type_hint: str | None, request: Request, *args: Any, **kwargs: Any
