@@ -8,6 +8,7 @@ Everything else uses the dependencies' public APIs only.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from django.db.models import Model
@@ -38,7 +39,7 @@ def model_check_related_before_save(instance: Model) -> None:
 # --- django-oauth-toolkit ---------------------------------------------------------------
 
 
-class DotValidatorHooks:
+class DotValidatorHooks(ABC):
     """Mixed in before DOT's OAuth2Validator.
 
     Every DOT check that needs the client (validate_client_id, authenticate_client_id,
@@ -48,8 +49,9 @@ class DotValidatorHooks:
     `client_load` instead.
     """
 
+    @abstractmethod
     def client_load(self, client_id: str, request: Any) -> Any:
-        raise NotImplementedError
+        """The usable client with this id, or None; also set as `request.client`."""
 
     def _load_application(self, client_id: str, request: Any) -> Any:
         return self.client_load(client_id, request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from typing import Any
 
 from django.db import transaction
@@ -30,7 +31,7 @@ CREDENTIAL_PARAMETERS = ("client_secret", "code", "code_verifier", "refresh_toke
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(sensitive_post_parameters(*CREDENTIAL_PARAMETERS), name="dispatch")
-class OAuthEndpointView(OAuthLibMixin, View):
+class OAuthEndpointView(OAuthLibMixin, View, ABC):
     """A form-encoded, client-authenticated OAuth endpoint answered by oauthlib, one
     transaction per request, with RFC 6749 §5.2 errors and no caching.
 
@@ -45,8 +46,9 @@ class OAuthEndpointView(OAuthLibMixin, View):
     # RFC 7662 §2.1: introspection answers only clients that authenticate.
     client_authentication_required = False
 
+    @abstractmethod
     def oauthlib_response(self, core: OAuthLibCore, request: HttpRequest, state: TokenRequest) -> EndpointResponse:
-        raise NotImplementedError
+        """oauthlib's answer for this endpoint: the one OAuthLibCore method each view calls."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
         problem = form_body_problem(request)
