@@ -188,6 +188,10 @@ OAUTH_SCOPE_REFRESH_SECONDS = 10
 # The token path's statements as SQL compiled once by the ORM (core/rows.py); 0 runs each as
 # the ORM call it stands for, which gives the same results with more Python per statement.
 OAUTH_PRECOMPILED_STATEMENTS = env_bool("OAUTH_PRECOMPILED_STATEMENTS", True)
+# Each process keeps the scopes staff allow each client while the client row is unchanged
+# (oauth_apps/scopes.py); False reads them from the database on every request (the
+# benchmark's unoptimised baseline).
+OAUTH_CLIENT_SCOPES_PER_PROCESS = True
 
 # Rate limits (core.ratelimits), in django-ratelimit's syntax: fixed windows.
 OAUTH_RATE_AUTHORIZE = env_rate("OAUTH_RATE_AUTHORIZE", "20/m")
