@@ -56,7 +56,7 @@ class AccessTokenBackend(TokenBackend):
         try:
             return jwt.decode(
                 token,
-                self.get_verifying_key(token),
+                self.verifying_key_for(token, header),
                 algorithms=["RS256"],
                 audience=self.audience,
                 issuer=self.issuer,
@@ -68,12 +68,14 @@ class AccessTokenBackend(TokenBackend):
         except jwt.InvalidTokenError as exc:
             raise TokenBackendError("The token is invalid.") from exc
 
-    def get_verifying_key(self, token: Any) -> Any:
+    def verifying_key_for(self, token: Any, header: dict[str, Any]) -> Any:
+        """The key `token` names in `header`, its header already read (reading one costs more
+        than verifying its signature)."""
         if self.jwks_client is not None:
             return super().get_verifying_key(token)
         from oauth_apps.keys import key_ring  # inside the authorization server only
 
-        key = key_ring.verifying_key(str(jwt.get_unverified_header(token).get("kid", "")))
+        key = key_ring.verifying_key(str(header.get("kid", "")))
         if key is None:
             raise TokenBackendError("The token was signed with an unknown key.")
         return key

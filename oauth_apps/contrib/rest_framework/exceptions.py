@@ -18,6 +18,14 @@ ERROR_CODES = {
 }
 
 
+def error_description(exc: Exception) -> str:
+    """What went wrong, in words: simplejwt's errors carry a dict, DRF's a string."""
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+    if isinstance(detail, dict):
+        detail = detail.get("detail", "The request was refused.")
+    return str(detail)
+
+
 def bearer_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF errors as RFC 6750 §3 errors: `{"error", "error_description"}` and, for 401 and
     403, a `WWW-Authenticate: Bearer` challenge that says what was wrong."""
@@ -34,10 +42,7 @@ def bearer_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         response["WWW-Authenticate"] = f'Bearer realm="{REALM}"'
         return response
     error = ERROR_CODES.get(response.status_code, "invalid_request")
-    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-    if isinstance(detail, dict):
-        detail = detail.get("detail", "The request was refused.")
-    response.data = {"error": error, "error_description": str(detail)}
+    response.data = {"error": error, "error_description": error_description(exc)}
     if isinstance(exc, InsufficientScope):
         scopes = " ".join(sorted(exc.scopes))
         response["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scopes}"'
