@@ -5,9 +5,9 @@ the plain ORM; the same with every optimisation switched off) it creates a fresh
 seeds it (bench/seed.py) and starts gunicorn with 2 sync workers. Then, workload by workload,
 it drives each configuration that runs the workload with wrk (2 threads, 8 connections) for a
 warm-up, then takes `--runs` measured periods in turn, one configuration after the other, so
-that whatever else the machine does weighs on all of them alike. It prints the medians as one
-table, also written to bench/results/. Every process it starts is stopped on exit, Ctrl-C
-included.
+that whatever else the machine does weighs on all of them alike; around each measured period it
+reads the CPU time of gunicorn's processes (bench/cpu.py). It prints the medians as one table,
+also written to bench/results/. Every process it starts is stopped on exit, Ctrl-C included.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ import redis
 import requests
 
 from bench import WORK_FLOOR
+from bench.cpu import process_tree, tree_cpu
 
 PROJECT = Path(__file__).resolve().parent.parent
 LUA = PROJECT / "bench" / "lua"
@@ -61,6 +63,7 @@ RUNS_ONLY = {
     "orm": STATEMENT_WORKLOADS,
     "unoptimised": ["code exchange", "refresh rotation", "client credentials", "introspection", "userinfo"],
 }
+FLOOR = "healthz (floor)"
 
 
 @dataclass
@@ -142,7 +145,7 @@ def workloads(fixtures: dict, directory: Path) -> list[Workload]:
                 "BENCH_HEADERS": f"Cookie: {fixtures['browser_cookie']}\n{FORM_HEADER}",
             },
         ),
-        Workload("healthz (floor)", "/healthz", "static.lua", {}),
+        Workload(FLOOR, "/healthz", "static.lua", {}),
     ]
 
 
@@ -156,6 +159,8 @@ def free_port() -> int:
 class Server:
     configuration: str
     url: str
+    # gunicorn's master: the root of the process tree whose CPU is read.
+    pid: int
     directory: Path
     fixtures: dict
     sql_counts: dict[str, int]
@@ -207,7 +212,8 @@ class Bench:
     def run_command(self, env: dict[str, str], *command: str) -> None:
         subprocess.run(command, cwd=PROJECT, env=env, check=True)
 
-    def start_server(self, env: dict[str, str], port: int) -> None:
+    def start_server(self, env: dict[str, str], port: int) -> int:
+        """gunicorn's master pid, once it answers."""
         log = (self.work / f"gunicorn-{port}.log").open("w")
         process = subprocess.Popen(
             [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS)],
@@ -222,7 +228,7 @@ class Bench:
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    return
+                    return process.pid
             except requests.ConnectionError:
                 time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not start: {(self.work / f'gunicorn-{port}.log').read_text()}")
@@ -265,10 +271,11 @@ class Bench:
         codes_each = max(self.args.duration, self.args.warmup) * self.args.max_rate
         seed = [str(BIN / "python"), "-m", "bench.seed", str(self.args.runs + 1), str(codes_each), str(4 * CONNECTIONS)]
         self.run_command(env, *seed)
-        self.start_server(env, port)
+        pid = self.start_server(env, port)
         return Server(
             configuration=configuration,
             url=f"http://127.0.0.1:{port}",
+            pid=pid,
             directory=directory,
             fixtures=json.loads((directory / "fixtures.json").read_text()),
             sql_counts=json.loads((directory / "sql_counts.json").read_text()),
@@ -290,11 +297,25 @@ class Bench:
             for run in range(1, self.args.runs + 1):
                 # Every other turn in reverse, so that no configuration always follows the same one.
                 for server in serving if run % 2 else serving[::-1]:
-                    result = self.wrk(server.url, own[server.configuration], self.args.duration, invocation=run)
-                    self.drain(server)
+                    result = self.measured_run(server, own[server.configuration], invocation=run)
                     results[server.configuration][workload.name].append(result)
-                    print(f"  {server.configuration:>11} · {workload.name}: {result['rate']:.0f} req/s", flush=True)
+                    print(
+                        f"  {server.configuration:>11} · {workload.name}: {result['rate']:.0f} req/s, "
+                        f"{result['cpu_ms']:.2f} CPU ms/request",
+                        flush=True,
+                    )
         return results
+
+    def measured_run(self, server: Server, workload: Workload, invocation: int) -> dict:
+        """wrk's summary, with the CPU gunicorn's processes spent per request from the start of
+        the period to the end of its drain."""
+        before = process_tree(server.pid)
+        result = self.wrk(server.url, workload, self.args.duration, invocation)
+        self.drain(server)
+        cpu = tree_cpu(before, process_tree(server.pid))
+        result["cpu_ms"] = cpu.seconds * 1000 / result["requests"]
+        result["vanished"] = cpu.vanished
+        return result
 
     @staticmethod
     def drain(server: Server) -> None:
@@ -307,49 +328,107 @@ def median(results: list[dict], key: str) -> float:
     return statistics.median(result[key] for result in results)
 
 
+def precompiled_gain(shipped_rate: float, orm_rate: float) -> str:
+    return f"{shipped_rate / orm_rate - 1:+.1%}"
+
+
+def speed_up(shipped_rate: float, unoptimised_rate: float) -> str:
+    return f"{shipped_rate / unoptimised_rate:.1f}x"
+
+
+def compared(runs: list[dict] | None, shipped_rate: float, gain: Callable[[float, float], str]) -> list[str]:
+    """Another configuration's req/s and CPU ms/request, and what the shipped one gains on it;
+    dashes where it does not run the workload."""
+    if not runs:
+        return ["-", "-", "-"]
+    rate = median(runs, "rate")
+    return [f"{rate:.0f}", f"{median(runs, 'cpu_ms'):.2f}", gain(shipped_rate, rate)]
+
+
 def table(
     results: dict[str, dict[str, list[dict]]], sql_counts: dict[str, dict[str, int]], args: argparse.Namespace
 ) -> str:
-    shipped, orm, baseline = results[SHIPPED], results.get("orm", {}), results.get("unoptimised", {})
-    floor = median(shipped["healthz (floor)"], "rate")
+    shipped, orm, baseline = results[SHIPPED], results.get("orm"), results.get("unoptimised")
+    floor, floor_cpu = median(shipped[FLOOR], "rate"), median(shipped[FLOOR], "cpu_ms")
+    header = [
+        "workload",
+        "req/s",
+        "CPU ms/req‡",
+        "CPU vs healthz",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "SQL/request*",
+        "vs floor",
+    ]
+    if orm is not None:
+        header += ["ORM statements req/s", "ORM CPU ms/req", "precompiled buys"]
+    if baseline is not None:
+        header += ["unoptimised req/s", "unoptimised CPU ms/req", "speed-up"]
     lines = [
         f"WeTrials Auth benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: gunicorn ({WORKERS} sync workers), "
         f"PostgreSQL, Redis, wrk -t{THREADS} -c{CONNECTIONS}, {args.duration} s after {args.warmup} s warm-up, "
         f"median of {args.runs} runs, the configurations measured in turn",
         "",
-        "| workload | req/s | p50 ms | p99 ms | errors | SQL/request* | vs floor "
-        "| ORM statements req/s | precompiled buys | unoptimised req/s | speed-up |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {' | '.join(header)} |",
+        "|---|" + "---:|" * (len(header) - 1),
     ]
     for name, runs in shipped.items():
-        rate = median(runs, "rate")
-        orm_rate = median(orm[name], "rate") if name in orm else None
-        base = median(baseline[name], "rate") if name in baseline else None
+        rate, cpu = median(runs, "rate"), median(runs, "cpu_ms")
         count = str(sql_counts[SHIPPED][name])
-        if name in orm and sql_counts["orm"][name] != sql_counts[SHIPPED][name]:
+        if orm and name in orm and sql_counts["orm"][name] != sql_counts[SHIPPED][name]:
             count += f" (ORM: {sql_counts['orm'][name]})"
-        errors = sum(result["errors"] for result in [*runs, *orm.get(name, [])])
-        lines.append(
-            f"| {name} | {rate:.0f} | {median(runs, 'p50_us') / 1000:.1f} | {median(runs, 'p99_us') / 1000:.1f} "
-            f"| {errors} | {count} | {rate / floor:.0%} "
-            f"| {f'{orm_rate:.0f}' if orm_rate else '-'} | {f'{rate / orm_rate - 1:+.1%}' if orm_rate else '-'} "
-            f"| {f'{base:.0f}' if base else '-'} | {f'{rate / base:.1f}x' if base else '-'} |"
-        )
+        errors = sum(result["errors"] for result in [*runs, *(orm or {}).get(name, [])])
+        cells = [
+            name,
+            f"{rate:.0f}",
+            f"{cpu:.2f}",
+            f"{cpu / floor_cpu:.1f}x",
+            f"{median(runs, 'p50_us') / 1000:.1f}",
+            f"{median(runs, 'p99_us') / 1000:.1f}",
+            str(errors),
+            count,
+            f"{rate / floor:.0%}",
+        ]
+        if orm is not None:
+            cells += compared(orm.get(name), rate, precompiled_gain)
+        if baseline is not None:
+            cells += compared(baseline.get(name), rate, speed_up)
+        lines.append(f"| {' | '.join(cells)} |")
     lines += [
         "",
         "*SQL statements per request as Django counts them, besides BEGIN and COMMIT.",
         "†The same statements, signatures and rate-limit call as a code exchange, written straight in a Django "
         "view (bench/work_floor.py): what the token endpoint would reach if oauthlib and DOT cost nothing.",
-        "ORM statements: the project as shipped with OAUTH_PRECOMPILED_STATEMENTS=0, each token-path statement "
-        "run as the QuerySet, save() or delete() it stands for (core/rows.py). Errors: both their runs (the "
-        "unoptimised server's slowest requests outlast wrk's 2 s timeout).",
+        "‡The user and system CPU time of gunicorn's processes (master and workers, from /proc) from the start of "
+        "a measured period to the end of its drain, over the requests wrk completed; PostgreSQL's and Redis's CPU "
+        "is not in it. Requests wrk timed out or left queued are served but not counted: the unoptimised "
+        "configuration's figure is overstated. CPU vs healthz: against the /healthz row's, a request through "
+        "Django with nothing behind it.",
     ]
+    vanished = sum(result["vanished"] for runs in results.values() for taken in runs.values() for result in taken)
+    if vanished:
+        lines.append(
+            f"{vanished} gunicorn process(es) ended during measured periods: "
+            "the CPU they spent in those periods is missing."
+        )
+    if orm is not None:
+        lines.append(
+            "ORM statements: the project as shipped with OAUTH_PRECOMPILED_STATEMENTS=0, each token-path statement "
+            "run as the QuerySet, save() or delete() it stands for (core/rows.py). Errors: both their runs (the "
+            "unoptimised server's slowest requests outlast wrk's 2 s timeout)."
+        )
     configurations = [configuration for configuration in CONFIGURATIONS if configuration in results]
-    lines += ["", f"Each turn's runs, req/s ({' / '.join(configurations)}; every other turn taken in reverse):", ""]
-    for name in shipped:
-        taken = [results[configuration].get(name, []) for configuration in configurations]
-        turns = [" / ".join(f"{runs[turn]['rate']:.0f}" for runs in taken if runs) for turn in range(args.runs)]
-        lines.append(f"- {name}: {' · '.join(turns)}")
+    for heading, key, figure in (("req/s", "rate", "{:.0f}"), ("CPU ms/request", "cpu_ms", "{:.2f}")):
+        lines += [
+            "",
+            f"Each turn's runs, {heading} ({' / '.join(configurations)}; every other turn taken in reverse):",
+            "",
+        ]
+        for name in shipped:
+            taken = [results[configuration].get(name, []) for configuration in configurations]
+            turns = [" / ".join(figure.format(runs[turn][key]) for runs in taken if runs) for turn in range(args.runs)]
+            lines.append(f"- {name}: {' · '.join(turns)}")
     return "\n".join(lines) + "\n"
 
 
