@@ -7,7 +7,9 @@ it drives each configuration that runs the workload with wrk (2 threads, 8 conne
 warm-up, then takes `--runs` measured periods in turn, one configuration after the other, so
 that whatever else the machine does weighs on all of them alike; around each measured period it
 reads the CPU time of gunicorn's processes (bench/cpu.py). It prints the medians as one table,
-also written to bench/results/. Every process it starts is stopped on exit, Ctrl-C included.
+also written to bench/results/. With --profile, py-spy then records the shipped configuration
+under each workload (bench/profiling.py). Every process it starts is stopped on exit, Ctrl-C
+included.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import requests
 
 from bench import WORK_FLOOR
 from bench.cpu import process_tree, tree_cpu
+from bench.profiling import PY_SPY, SAMPLES_PER_SECOND, recording, slug, summarise
 
 PROJECT = Path(__file__).resolve().parent.parent
 LUA = PROJECT / "bench" / "lua"
@@ -63,6 +66,10 @@ RUNS_ONLY = {
     "orm": STATEMENT_WORKLOADS,
     "unoptimised": ["code exchange", "refresh rotation", "client credentials", "introspection", "userinfo"],
 }
+# With --profile, two more wrk periods per workload of the shipped configuration: one recorded
+# as collapsed stacks (for the text summary), one as a flame graph; py-spy writes one format
+# per recording.
+PROFILED_PERIODS = 2
 FLOOR = "healthz (floor)"
 
 
@@ -159,7 +166,7 @@ def free_port() -> int:
 class Server:
     configuration: str
     url: str
-    # gunicorn's master: the root of the process tree whose CPU is read.
+    # gunicorn's master: the root of the process tree whose CPU is read and profiled.
     pid: int
     directory: Path
     fixtures: dict
@@ -266,10 +273,11 @@ class Bench:
         directory = Path(env["BENCH_DIR"])
         directory.mkdir(parents=True)
         self.run_command(env, str(BIN / "python"), "manage.py", "migrate", "--noinput")
-        # Fresh single-use codes and refresh chains for each wrk invocation (warm-up, then runs),
-        # enough codes for a generous rate.
+        # Fresh single-use codes and refresh chains for each wrk invocation (warm-up, runs, then
+        # the profiled periods), enough codes for a generous rate.
+        invocations = 1 + self.args.runs + (PROFILED_PERIODS if self.profiled(configuration) else 0)
         codes_each = max(self.args.duration, self.args.warmup) * self.args.max_rate
-        seed = [str(BIN / "python"), "-m", "bench.seed", str(self.args.runs + 1), str(codes_each), str(4 * CONNECTIONS)]
+        seed = [str(BIN / "python"), "-m", "bench.seed", str(invocations), str(codes_each), str(4 * CONNECTIONS)]
         self.run_command(env, *seed)
         pid = self.start_server(env, port)
         return Server(
@@ -281,9 +289,14 @@ class Bench:
             sql_counts=json.loads((directory / "sql_counts.json").read_text()),
         )
 
-    def measure(self, servers: list[Server]) -> dict[str, dict[str, list[dict]]]:
-        """Each workload's runs per configuration, taken in turn."""
+    def profiled(self, configuration: str) -> bool:
+        return self.args.profile and configuration == SHIPPED
+
+    def measure(self, servers: list[Server], profiles: Path) -> tuple[dict[str, dict[str, list[dict]]], dict[str, str]]:
+        """Each workload's runs per configuration, taken in turn; with --profile, each workload's
+        text summary (written to `profiles` with its flame graph) after its runs."""
         results: dict[str, dict[str, list[dict]]] = {server.configuration: {} for server in servers}
+        summaries: dict[str, str] = {}
         for workload_index, workload in enumerate(workloads(servers[0].fixtures, servers[0].directory)):
             serving = [server for server in servers if server.runs(workload)]
             # Each configuration's own workload (its codes, tokens and credentials).
@@ -304,7 +317,10 @@ class Bench:
                         f"{result['cpu_ms']:.2f} CPU ms/request",
                         flush=True,
                     )
-        return results
+            for server in serving:
+                if self.profiled(server.configuration):
+                    summaries[workload.name] = self.profile(server, own[server.configuration], profiles)
+        return results, summaries
 
     def measured_run(self, server: Server, workload: Workload, invocation: int) -> dict:
         """wrk's summary, with the CPU gunicorn's processes spent per request from the start of
@@ -316,6 +332,26 @@ class Bench:
         result["cpu_ms"] = cpu.seconds * 1000 / result["requests"]
         result["vanished"] = cpu.vanished
         return result
+
+    def profile(self, server: Server, workload: Workload, directory: Path) -> str:
+        """py-spy on gunicorn for two more periods, after the measured ones so that it never
+        weighs on them: the collapsed stacks, summarised, then the flame graph."""
+        directory.mkdir(parents=True, exist_ok=True)
+        name = slug(workload.name)
+        stacks = directory / f"{name}.stacks"
+        first_profiled = self.args.runs + 1
+        with recording(server.pid, stacks, "raw") as spied:
+            before = process_tree(server.pid)
+            self.wrk(server.url, workload, self.args.duration, invocation=first_profiled)
+            self.drain(server)
+            cpu = tree_cpu(before, process_tree(server.pid))
+        with recording(server.pid, directory / f"{name}.svg", "flamegraph"):
+            self.wrk(server.url, workload, self.args.duration, invocation=first_profiled + 1)
+            self.drain(server)
+        summary = summarise(stacks.read_text(), workload.name, cpu.seconds, spied.unreadable)
+        (directory / f"{name}.txt").write_text(summary)
+        print(f"  {server.configuration:>11} · {workload.name}: profiled", flush=True)
+        return summary
 
     @staticmethod
     def drain(server: Server) -> None:
@@ -432,6 +468,19 @@ def table(
     return "\n".join(lines) + "\n"
 
 
+def profiles_section(summaries: dict[str, str], directory: Path, args: argparse.Namespace) -> str:
+    """The text summaries, each under a link to its flame graph (relative to bench/results/)."""
+    lines = [
+        "",
+        f"Profiles of the shipped configuration (py-spy at {SAMPLES_PER_SECOND} samples/s on gunicorn's processes, "
+        f"on-CPU stacks only; one {args.duration} s period for the summary, another for the flame graph), "
+        f"in {directory.relative_to(PROJECT)}/:",
+    ]
+    for name, summary in summaries.items():
+        lines += ["", f"[{name}: flame graph]({directory.name}/{slug(name)}.svg)", "", "```", summary.rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=8, help="measured seconds per run (default 8)")
@@ -446,9 +495,18 @@ def main() -> None:
     parser.add_argument(
         "--redis-url", default="redis://127.0.0.1:6379/3", help="the Redis database, flushed first (database 3)"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after each workload's runs, record the shipped configuration with py-spy (flame graph and summary)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
+    if args.profile and not PY_SPY.exists():
+        sys.exit("py-spy is missing: pip install -r requirements-dev.txt")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    profiles = RESULTS / f"profile-{stamp}"
     skipped = {"unoptimised"} if args.no_baseline else set()
     if args.no_orm:
         skipped.add("orm")
@@ -461,16 +519,18 @@ def main() -> None:
             if configuration not in skipped:
                 print(f"{configuration}: seeding", flush=True)
                 servers.append(bench.start(configuration))
-        results = bench.measure(servers)
+        results, summaries = bench.measure(servers, profiles)
     finally:
         bench.stop_everything()
     report = table(results, {server.configuration: server.sql_counts for server in servers}, args)
+    written = report + (profiles_section(summaries, profiles, args) if summaries else "")
     RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (RESULTS / f"{stamp}.md").write_text(report)
-    (RESULTS / "latest.md").write_text(report)
+    (RESULTS / f"{stamp}.md").write_text(written)
+    (RESULTS / "latest.md").write_text(written)
     print()
     print(report)
+    if summaries:
+        print(f"flame graphs and profile summaries in {profiles}")
     print(f"written to {RESULTS / 'latest.md'}")
 
 
