@@ -7,7 +7,7 @@ DEV_ENV := DJANGO_DEBUG=1 OAUTH_REQUIRE_HTTPS=0
 # The browser tests drive Debian's Chromium (never a browser a test tool downloads).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-dev browser run demo cluster bench scale test test-fast lint format clean
+.PHONY: install install-dev browser run demo cluster bench profile scale test test-fast lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +48,13 @@ cluster: install
 	$$(command -v sudo) apt-get install -y -qq wrk
 
 # The load benchmark (bench/README.md): PostgreSQL and Redis on loopback, wrk as the load.
+# ARGS passes options on, e.g. `make bench ARGS=--profile`.
 bench: install-dev /usr/bin/wrk
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(ARGS)
+
+# Flame graphs and a text profile per workload (py-spy), after one measured run of the shipped configuration.
+profile: install-dev /usr/bin/wrk
+	$(BIN)/python -m bench.run --profile --runs 1 --no-baseline --no-orm $(ARGS)
 
 # Data at scale: a million tokens in PostgreSQL, query plans, latency, purge_tokens while serving.
 scale: install-dev
