@@ -93,13 +93,6 @@ else:
     # than the whole token exchange.
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 300)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Parameters bound by PostgreSQL rather than quoted into the SQL text in Python, and
-    # the statements a connection repeats prepared once: less of each statement's CPU on
-    # both sides (bench/README.md). Off behind a pooler in transaction mode, which can't keep a
-    # connection's prepared statements.
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
-        "DATABASE_SERVER_SIDE_BINDING", True
-    )
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:

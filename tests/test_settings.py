@@ -110,23 +110,3 @@ def test_a_list_can_come_from_a_file_too(monkeypatch, tmp_path):
     list_file.write_text("d,e\n")
     monkeypatch.setenv("SOME_LIST_FILE", str(list_file))
     assert env_list("SOME_LIST", []) == ["d", "e"]
-
-
-def settings_value(expression: str, **env: str) -> str:
-    """`expression` evaluated in the settings module, imported in a fresh interpreter."""
-    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "1"}
-    result = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; print({expression})"],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
-
-
-@pytest.mark.parametrize(("switch", "bound"), [({}, "True"), ({"DATABASE_SERVER_SIDE_BINDING": "0"}, "False")])
-def test_postgresql_binds_parameters_server_side_unless_switched_off(switch, bound):
-    options = 'settings.DATABASES["default"]["OPTIONS"].get("server_side_binding")'
-
-    assert settings_value(options, DATABASE_URL="postgres://db.example/wetrials", **switch) == bound
