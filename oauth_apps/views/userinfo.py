@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -52,9 +53,9 @@ def token_sent_elsewhere(request: HttpRequest) -> str | None:
         sent_in_body = "access_token" in request.POST
     except RequestDataTooBig:
         return "The request body is too large."
-    except TooManyFieldsSent:
+    except (TooManyFieldsSent, TooManyFilesSent):
         return "The request has too many parameters."
-    except BadRequest:
+    except (BadRequest, MultiPartParserError):
         return "The request body could not be parsed."
     return "Send the access token in the Authorization header only." if sent_in_body else None
 

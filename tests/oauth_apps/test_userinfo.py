@@ -96,3 +96,36 @@ def test_service_account_token_has_no_user_to_describe(oauth, service_token):
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"
+
+
+def test_a_body_that_cannot_be_parsed_is_an_rfc_6750_invalid_request(oauth, public_app):
+    token = oauth.minted_tokens_for(public_app)["access_token"]
+
+    response = oauth.client.post(
+        USERINFO_URL,
+        b"--nothing-like-the-boundary\r\n\r\n",
+        content_type="multipart/form-data; boundary=",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_another_method_is_a_json_405_that_names_the_allowed_ones(oauth, public_app):
+    token = oauth.minted_tokens_for(public_app)["access_token"]
+
+    response = oauth.client.put(USERINFO_URL, headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 405
+    assert response.json()["error"] == "invalid_request"
+    assert response["Allow"] == "GET, POST, OPTIONS"
+
+
+def test_an_authorization_header_of_another_scheme_is_invalid_token(oauth, public_app):
+    response = oauth.client.get(USERINFO_URL, headers={"Authorization": "Basic dXNlcjpwYXNz"})
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+    assert response["WWW-Authenticate"] == 'Bearer realm="WeTrials", error="invalid_token"'
