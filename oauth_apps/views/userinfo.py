@@ -68,7 +68,7 @@ class UserInfoView(View):
     though its signature still verifies.
     """
 
-    http_method_names = ["get", "post", "options"]
+    http_method_names = ["get", "post", "head", "options"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
         response, client_id = self.answer(request)
@@ -114,5 +114,5 @@ class UserInfoView(View):
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = bearer_error("invalid_request", f'Method "{request.method}" not allowed.', status=405)
-        response["Allow"] = "GET, POST, OPTIONS"
+        response["Allow"] = "GET, POST, HEAD, OPTIONS"
         return response

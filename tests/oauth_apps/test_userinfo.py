@@ -120,7 +120,7 @@ def test_another_method_is_a_json_405_that_names_the_allowed_ones(oauth, public_
 
     assert response.status_code == 405
     assert response.json()["error"] == "invalid_request"
-    assert response["Allow"] == "GET, POST, OPTIONS"
+    assert response["Allow"] == "GET, POST, HEAD, OPTIONS"
 
 
 def test_an_authorization_header_of_another_scheme_is_invalid_token(oauth, public_app):
@@ -129,3 +129,13 @@ def test_an_authorization_header_of_another_scheme_is_invalid_token(oauth, publi
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"
     assert response["WWW-Authenticate"] == 'Bearer realm="WeTrials", error="invalid_token"'
+
+
+def test_head_answers_as_get_without_a_body(oauth, public_app):
+    token = oauth.minted_tokens_for(public_app)["access_token"]
+
+    response = oauth.client.head(USERINFO_URL, headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.content == b""
