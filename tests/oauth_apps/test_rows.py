@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.sessions.models import Session
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, FilteredRelation, Q
+from django.db.models import F, Q
 from django.db.models.signals import post_save, pre_save
 from django.db.transaction import TransactionManagementError
 from django.db.utils import ConnectionDoesNotExist
@@ -21,6 +21,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 
 from core import rows
 from oauth_apps.models import Application, AuditEvent, Scope, TokenFamily
+from oauth_apps.selectors import FAMILY_WITH_ALLOWED_SCOPES
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
@@ -36,16 +37,6 @@ REFRESH_TOKEN_BY_CHECKSUM = rows.Select(
 )
 LIVE_REFRESH_TOKEN_BY_CHECKSUM = rows.Select(
     RefreshToken, filter_on=["token_checksum"], where=Q(revoked__isnull=True), related=["access_token"]
-)
-FAMILY_WITH_ACTIVE_SCOPES = rows.Select(
-    TokenFamily,
-    filter_on=["family"],
-    annotate={
-        "active": FilteredRelation(
-            "application__allowed_scopes", condition=Q(application__allowed_scopes__is_active=True)
-        ),
-        "scope_name": F("active__name"),
-    },
 )
 ACCESS_TOKEN_INSERT = rows.Insert(AccessToken)
 REFRESH_TOKEN_INSERT = rows.Insert(RefreshToken)
@@ -126,7 +117,7 @@ def test_values_are_prepared_as_the_orm_prepares_them(precompiled, public_app, u
     )
 
     # A UUID field given text: the lookup converts it, on SQLite to the stored hex.
-    found = FAMILY_WITH_ACTIVE_SCOPES.all(family=str(family.pk))
+    found = FAMILY_WITH_ALLOWED_SCOPES.all(family=str(family.pk))
 
     assert found and found[0].pk == family.pk
 
@@ -156,18 +147,18 @@ def test_annotations_come_back_on_each_instance(precompiled, public_app, user):
     )
     Scope.objects.filter(name="email").update(is_active=False)
 
-    found = FAMILY_WITH_ACTIVE_SCOPES.all(family=family.pk)
+    found = FAMILY_WITH_ALLOWED_SCOPES.all(family=family.pk)
 
     assert {row.pk for row in found} == {family.pk}
     assert field_values(found[0]) == field_values(TokenFamily.objects.get(pk=family.pk))
     expected = set(public_app.allowed_scopes.filter(is_active=True).values_list("name", flat=True))
     # The inactive scope's link gives a row too, without the scope: as a LEFT JOIN does.
-    assert {row.scope_name for row in found} == {*expected, None} and "email" not in expected
+    assert {row.allowed_scope for row in found} == {*expected, None} and "email" not in expected
 
     public_app.allowed_scopes.clear()
 
-    assert [row.scope_name for row in FAMILY_WITH_ACTIVE_SCOPES.all(family=family.pk)] == [None]
-    assert FAMILY_WITH_ACTIVE_SCOPES.all(family=uuid.uuid4()) == []
+    assert [row.allowed_scope for row in FAMILY_WITH_ALLOWED_SCOPES.all(family=family.pk)] == [None]
+    assert FAMILY_WITH_ALLOWED_SCOPES.all(family=uuid.uuid4()) == []
 
 
 def test_a_locking_select_locks_only_its_models_row(precompiled, public_app, user):
@@ -323,7 +314,7 @@ def token_path(public_app, user) -> None:
     LIVE_REFRESH_TOKEN_BY_CHECKSUM.first(token_checksum=refresh.token_checksum)
     refresh.revoked = timezone.now()
     REFRESH_TOKEN_REVOKE.save(refresh)
-    FAMILY_WITH_ACTIVE_SCOPES.all(family=uuid.uuid4())
+    FAMILY_WITH_ALLOWED_SCOPES.all(family=uuid.uuid4())
     GRANT_DELETE.delete(loaded)
 
 
