@@ -8,8 +8,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -44,19 +45,29 @@ def oauth_error(error: str, description: str, *, status: int = 400) -> JsonRespo
     return JsonResponse({"error": error, "error_description": description}, status=status)
 
 
+def body_parse_problem(request: HttpRequest) -> str | None:
+    """Why Django can't parse the request's form body, or None if it can (or has none)."""
+    try:
+        request.POST  # noqa: B018 - Django parses the body on first access
+    except RequestDataTooBig:
+        return "The request body is too large."
+    except (TooManyFieldsSent, TooManyFilesSent):
+        return "The request has too many parameters."
+    except BadRequest:
+        return "The request body must be UTF-8 encoded."
+    except MultiPartParserError:
+        return "The multipart request body could not be parsed."
+    return None
+
+
 def form_body_problem(request: HttpRequest) -> str | None:
     """Why a form-encoded OAuth request body can't be processed, or None if it can."""
     if request.content_type != FORM_CONTENT_TYPE:
         return f"The request body must be {FORM_CONTENT_TYPE}."
-    try:
-        params = request.POST.lists()
-    except RequestDataTooBig:
-        return "The request body is too large."
-    except TooManyFieldsSent:
-        return "The request has too many parameters."
-    except BadRequest:
-        return "The request body must be UTF-8 encoded."
-    for name, values in params:
+    problem = body_parse_problem(request)
+    if problem:
+        return problem
+    for name, values in request.POST.lists():
         if len(values) > 1:
             # RFC 6749 §3.1/§3.2: parameters must not be included more than once.
             return f"The parameter {name!r} is repeated."

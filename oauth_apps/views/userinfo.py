@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -19,12 +17,12 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from accounts.claims import user_claims
 from core import ratelimits
-from core.http import no_store
+from core.http import body_parse_problem, no_store
 from core.middleware import request_log_client
 from core.ratelimits import RateLimitExceeded, limit_count
 from oauth_apps.contrib.rest_framework.authentication import REALM
 from oauth_apps.contrib.rest_framework.exceptions import error_description
-from oauth_apps.models import Application
+from oauth_apps.selectors import application_by_client_id
 from oauth_apps.views.authentication import RevocationCheckedAccessTokenAuthentication
 from oauth_apps.views.cors import cors_allow, cors_preflight
 
@@ -49,15 +47,10 @@ def token_sent_elsewhere(request: HttpRequest) -> str | None:
         return "Send the access token in the Authorization header only."
     if request.method != "POST":
         return None
-    try:
-        sent_in_body = "access_token" in request.POST
-    except RequestDataTooBig:
-        return "The request body is too large."
-    except (TooManyFieldsSent, TooManyFilesSent):
-        return "The request has too many parameters."
-    except (BadRequest, MultiPartParserError):
-        return "The request body could not be parsed."
-    return "Send the access token in the Authorization header only." if sent_in_body else None
+    problem = body_parse_problem(request)
+    if problem:
+        return problem
+    return "Send the access token in the Authorization header only." if "access_token" in request.POST else None
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -77,7 +70,7 @@ class UserInfoView(View):
         request_log_client(client_id)
         if "Origin" not in request.headers:
             return response
-        application = Application.objects.filter(client_id=client_id).first() if client_id else None
+        application = application_by_client_id(client_id=client_id) if client_id else None
         return cors_allow(request, response, application)
 
     @staticmethod
