@@ -36,7 +36,7 @@ import redis
 import requests
 
 from bench import WORK_FLOOR
-from bench.cpu import process_tree, tree_cpu
+from bench.cpu import TreeCpu, process_tree, tree_cpu
 from bench.profiling import PY_SPY, SAMPLES_PER_SECOND, recording, slug, summarise
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -322,13 +322,17 @@ class Bench:
                     summaries[workload.name] = self.profile(server, own[server.configuration], profiles)
         return results, summaries
 
-    def measured_run(self, server: Server, workload: Workload, invocation: int) -> dict:
-        """wrk's summary, with the CPU gunicorn's processes spent per request from the start of
-        the period to the end of its drain."""
+    def period(self, server: Server, workload: Workload, invocation: int) -> tuple[dict, TreeCpu]:
+        """wrk's summary of one period, and the CPU gunicorn's processes spent from its start to
+        the end of its drain."""
         before = process_tree(server.pid)
         result = self.wrk(server.url, workload, self.args.duration, invocation)
         self.drain(server)
-        cpu = tree_cpu(before, process_tree(server.pid))
+        return result, tree_cpu(before, process_tree(server.pid))
+
+    def measured_run(self, server: Server, workload: Workload, invocation: int) -> dict:
+        """wrk's summary, with the CPU per request."""
+        result, cpu = self.period(server, workload, invocation)
         result["cpu_ms"] = cpu.seconds * 1000 / result["requests"]
         result["vanished"] = cpu.vanished
         return result
@@ -341,13 +345,9 @@ class Bench:
         stacks = directory / f"{name}.stacks"
         first_profiled = self.args.runs + 1
         with recording(server.pid, stacks, "raw") as spied:
-            before = process_tree(server.pid)
-            self.wrk(server.url, workload, self.args.duration, invocation=first_profiled)
-            self.drain(server)
-            cpu = tree_cpu(before, process_tree(server.pid))
+            _, cpu = self.period(server, workload, invocation=first_profiled)
         with recording(server.pid, directory / f"{name}.svg", "flamegraph"):
-            self.wrk(server.url, workload, self.args.duration, invocation=first_profiled + 1)
-            self.drain(server)
+            self.period(server, workload, invocation=first_profiled + 1)
         summary = summarise(stacks.read_text(), workload.name, cpu.seconds, spied.unreadable)
         (directory / f"{name}.txt").write_text(summary)
         print(f"  {server.configuration:>11} · {workload.name}: profiled", flush=True)
